@@ -1,0 +1,222 @@
+"""The contract between the training engine and a loss method.
+
+The engine owns the loop, the data, the model optimisers and schedules, and evaluation. A method owns its
+loss, its extra state (per-sample tensors, EMA buffers) and any extra optimiser (DiscrimLoss's sparse SGD on
+log σ). The engine never branches on a method's name: differences are class attributes (``n_models``,
+``tasks``) and hooks with do-nothing defaults.
+
+Per training step the engine does::
+
+    outputs = [model(x) for model in models]            # len == method.n_models
+    step = method.loss(outputs, y_noisy, idx, epoch)    # StepLoss
+    objective = step.per_sample.mean(dim=1).sum() + step.regulariser
+    objective.backward(); [opt.step() for opt in model_optimisers]
+    method.after_step()                                 # the method's own optimiser, clamping, ...
+
+A method never receives clean labels.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from benchmark.errors import HyperparameterError
+
+__all__ = [
+    "Choice",
+    "Distribution",
+    "FloatRange",
+    "IntRange",
+    "LossMethod",
+    "MethodContext",
+    "MethodParams",
+    "StepLoss",
+    "Task",
+]
+
+Task = Literal["classification", "regression"]
+RegressionLoss = Literal["mse", "smooth_l1"]
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method may know about the run it is part of.
+
+    Attributes:
+        task: classification or regression.
+        num_classes: number of classes (None for regression).
+        n_train: number of training samples; per-sample state has this length, indexed by ``idx``.
+        epochs: planned number of epochs (schedules such as γ(e) or R(T) may depend on it).
+        device: where per-sample state lives.
+        noise_rate: the cell's nominal noise rate when known (Co-teaching's default forget rate).
+        regression_loss: the task loss for regression ("mse", or "smooth_l1" which the official
+            DiscrimLoss code calls "L1").
+    """
+
+    task: Task
+    num_classes: int | None
+    n_train: int
+    epochs: int
+    device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
+    noise_rate: float | None = None
+    regression_loss: RegressionLoss = "mse"
+
+
+@dataclass
+class StepLoss:
+    """A method's loss for one minibatch.
+
+    Attributes:
+        per_sample: (n_models, B) float; the engine takes the mean over the batch and sums models.
+        regulariser: () float, added to the objective as it is (e.g. ½·wd·Σ_B s_i² of DiscrimLoss).
+        task_loss: (n_models, B) float, the plain task loss (detached), for logging.
+    """
+
+    per_sample: torch.Tensor
+    regulariser: torch.Tensor
+    task_loss: torch.Tensor
+
+    def objective(self) -> torch.Tensor:
+        """The scalar the engine back-propagates."""
+        return self.per_sample.mean(dim=1).sum() + self.regulariser
+
+
+# ---- search spaces, declared as data so a study file can narrow them -------------------------
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A float hyperparameter drawn from [low, high], log-uniformly when ``log``."""
+
+    low: float
+    high: float
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer hyperparameter drawn from {low, low+step, ..., high}."""
+
+    low: int
+    high: int
+    step: int = 1
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A categorical hyperparameter."""
+
+    choices: tuple[Any, ...]
+
+
+Distribution = FloatRange | IntRange | Choice
+
+
+class MethodParams(BaseModel):
+    """Base of every method's hyperparameter model: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _format_validation_error(method: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(params)"
+        got = err.get("input")
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{method}.{loc} is not a hyperparameter of {method}")
+        else:
+            parts.append(f"{method}.{loc}={got!r}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class LossMethod(abc.ABC):
+    """Base class of every loss method. Subclasses set the class attributes and implement ``loss``."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[MethodParams]]
+    n_models: ClassVar[int] = 1
+    tasks: ClassVar[frozenset[str]] = frozenset({"classification", "regression"})
+
+    def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
+        if ctx.task not in self.tasks:
+            raise HyperparameterError(
+                f"method {self.name!r} does not support {ctx.task} tasks "
+                f"(supported: {', '.join(sorted(self.tasks))})"
+            )
+        self.params = params
+        self.ctx = ctx
+
+    # ---- hyperparameters ----------------------------------------------------------------------
+
+    @classmethod
+    def make_params(cls, values: Mapping[str, Any] | None = None) -> MethodParams:
+        """Validate ``values`` (paper defaults for what is missing); one-line error on bad input."""
+        try:
+            return cls.Params(**dict(values or {}))
+        except ValidationError as exc:
+            raise HyperparameterError(_format_validation_error(cls.name, exc)) from None
+
+    @classmethod
+    def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:
+        """The default search space for ``ctx``'s dataset (parameters not listed stay fixed)."""
+        return {}
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        """Named parameter sets; ``"paper"`` holds the paper's defaults."""
+        return {"paper": {}}
+
+    # ---- training hooks -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def loss(
+        self, outputs: Sequence[torch.Tensor], targets: torch.Tensor, idx: torch.Tensor, epoch: int
+    ) -> StepLoss:
+        """Loss of one minibatch.
+
+        Args:
+            outputs: ``n_models`` tensors of shape (B, C) logits, or (B,) / (B, 1) for regression.
+            targets: (B,) noisy targets, int64 classes or float regression targets.
+            idx: (B,) int64 indices of the samples in the training set (address per-sample state).
+            epoch: 0-based epoch counter.
+        """
+
+    def on_epoch_start(
+        self, epoch: int, predict_train: Callable[[], tuple[Sequence[torch.Tensor], torch.Tensor]]
+    ) -> None:
+        """Called before each epoch. ``predict_train()`` returns (outputs per model, noisy targets)
+        for the whole training set in index order, without gradient; call it only when needed."""
+
+    def after_step(self) -> None:
+        """Called after the model optimisers stepped: update the method's own parameters."""
+
+    def sample_weights(self) -> torch.Tensor | None:
+        """(n_train,) float on the device: how much the method trusts each training sample now
+        (larger = more trusted), or None if the method has no such notion."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume the method mid-run."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`state_dict`."""
+
+    # ---- shared helpers -----------------------------------------------------------------------
+
+    def task_loss(self, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Unreduced task loss (B,): CE for classification, MSE or smooth-L1 (δ=1) for regression."""
+        from baselines._functional import task_loss
+
+        return task_loss(output, targets, self.ctx.task, self.ctx.regression_loss)
+
+
+LN_20 = math.log(20.0)

@@ -1,0 +1,1 @@
+"""One module per ``discrimbench`` sub-command (see :mod:`benchmark.cli`)."""

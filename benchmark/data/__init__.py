@@ -1,0 +1,1 @@
+"""Dataset adapters and label-noise generators (importing this registers them)."""

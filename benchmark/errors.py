@@ -1,0 +1,50 @@
+"""The project's exception types.
+
+Every error a user can cause derives from :class:`DiscrimBenchError`; the CLI turns each into one line on
+stderr and exit code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DataCorruptError",
+    "DataMissingError",
+    "DiscrimBenchError",
+    "HyperparameterError",
+    "NoiseGenerationError",
+    "StudyConfigError",
+    "TrackingError",
+    "UnknownComponentError",
+]
+
+
+class DiscrimBenchError(Exception):
+    """Root of every error caused by user input, configuration or missing data."""
+
+
+class UnknownComponentError(DiscrimBenchError, LookupError):
+    """Raised when a registry is asked for a name it does not hold."""
+
+
+class HyperparameterError(DiscrimBenchError, ValueError):
+    """Raised when a method, dataset or recipe parameter is outside its allowed range."""
+
+
+class StudyConfigError(DiscrimBenchError, ValueError):
+    """Raised when a study file or CLI override is malformed; the message carries the key path."""
+
+
+class NoiseGenerationError(DiscrimBenchError, ValueError):
+    """Raised when a noise generator is asked for a rate or a task it cannot realise."""
+
+
+class DataMissingError(DiscrimBenchError, FileNotFoundError):
+    """Raised when a real dataset is not under the data root; the message says where it must go."""
+
+
+class DataCorruptError(DiscrimBenchError, ValueError):
+    """Raised when a dataset file exists but cannot be parsed; the message names the file."""
+
+
+class TrackingError(DiscrimBenchError, RuntimeError):
+    """Raised when an Optuna storage or MLflow tracking store cannot be used."""

@@ -1,0 +1,1 @@
+"""Model zoo (registered in MODELS)."""
