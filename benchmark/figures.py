@@ -1,0 +1,228 @@
+"""Figures of a study report (matplotlib objects, no pyplot state).
+
+Every function builds a :class:`matplotlib.figure.Figure` directly (thread-safe, no global figure
+registry to leak) and returns it, so tests can inspect axes, lines and legends; :func:`save` writes PNG and
+PDF. One colour per method everywhere, from seaborn's colour-blind-safe "colorblind" palette, with the
+five built-in methods pinned to fixed colours so figures of different studies agree too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from benchmark import stats
+
+__all__ = [
+    "KNOWN_METHODS",
+    "auroc_curves",
+    "cd_diagram",
+    "memorisation_curves",
+    "method_colors",
+    "metric_vs_rate",
+    "param_importances",
+    "save",
+    "tuning_curves",
+    "weight_distributions",
+    "weight_groups",
+]
+
+KNOWN_METHODS = ("ce", "gce", "superloss", "coteaching", "discrimloss")
+
+
+def method_colors(methods: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """A stable method → colour map: built-in methods keep their slot, others follow in sorted order."""
+    palette = sns.color_palette("colorblind", 10)
+    extra = sorted(m for m in set(methods) if m not in KNOWN_METHODS)
+    order = [*KNOWN_METHODS, *extra]
+    return {m: tuple(palette[order.index(m) % len(palette)]) for m in methods}  # type: ignore[misc]
+
+
+def save(fig: Figure, folder: Path, name: str) -> list[Path]:
+    """Write ``name.png`` (150 dpi) and ``name.pdf`` into ``folder``; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
+
+
+def _grid(n: int, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list]:
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def metric_vs_rate(
+    summary: pd.DataFrame, column: str = "test_best_val", label: str = "best-val epoch"
+) -> Figure:
+    """Test metric against noise rate, one panel per (dataset, noise), one line per method, CI bands.
+
+    Args:
+        summary: :func:`benchmark.report_tables.cell_summary` output.
+        column: which test column (``test_last``, ``test_best_val``, ``test_oracle``).
+        label: how the column is named on the y axis.
+    """
+    panels = list(summary.groupby(["dataset", "noise"], sort=True))
+    fig, axes = _grid(max(1, len(panels)))
+    colors = method_colors(summary["method"].unique().tolist())
+    for ax, ((dataset, noise), sub) in zip(axes, panels, strict=False):
+        for method, m in sub.groupby("method", sort=True):
+            m = m.sort_values("rate")
+            ax.plot(m["rate"], m[f"{column}_mean"], marker="o", color=colors[method], label=method)
+            lo, hi = m[f"{column}_lo"].to_numpy(float), m[f"{column}_hi"].to_numpy(float)
+            if np.isfinite(lo).any():
+                ax.fill_between(m["rate"], lo, hi, color=colors[method], alpha=0.2, linewidth=0)
+        metric = str(sub["metric"].iloc[0])
+        ax.set_title(f"{dataset} / {noise}")
+        ax.set_xlabel("noise rate (nominal)")
+        ax.set_ylabel(f"test {metric} ({label})")
+        ax.legend(title="method", fontsize="small")
+    fig.suptitle("Test metric against noise rate (bands: 95% BCa bootstrap CI)")
+    return fig
+
+
+def cd_diagram(ranks: pd.Series, pairwise_p: pd.DataFrame, *, alpha: float = 0.05) -> Figure:
+    """Critical-difference diagram (scikit-posthocs): average ranks, bars join methods whose pairwise
+    Wilcoxon-Holm p ≥ alpha."""
+    import scikit_posthocs as sp
+
+    fig = Figure(figsize=(7.0, 0.6 + 0.35 * len(ranks)), layout="constrained")
+    ax = fig.subplots()
+    sig = pairwise_p.copy().fillna(1.0)
+    colors = method_colors(list(ranks.index))
+    sp.critical_difference_diagram(ranks, sig, ax=ax, alpha=alpha, color_palette=dict(colors))
+    ax.set_title("Average rank (1 = best); bars: no significant difference (Wilcoxon-Holm)")
+    return fig
+
+
+def weight_groups(
+    weights: np.ndarray, corrupted: np.ndarray, hardness: np.ndarray | None
+) -> dict[str, np.ndarray]:
+    """Split per-sample weights into clean-easy, clean-hard (top hardness quartile of clean) and corrupted.
+
+    Without hardness the clean samples form one "clean" group.
+    """
+    weights, corrupted = np.asarray(weights, float), np.asarray(corrupted, bool)
+    clean = ~corrupted
+    groups: dict[str, np.ndarray] = {}
+    if hardness is not None and np.asarray(hardness).size == weights.size and clean.any():
+        hardness = np.asarray(hardness, float)
+        cut = np.quantile(hardness[clean], 0.75)
+        hard = clean & (hardness >= cut)
+        groups["clean-easy"] = weights[clean & ~hard]
+        groups["clean-hard"] = weights[hard]
+    else:
+        groups["clean"] = weights[clean]
+    groups["corrupted"] = weights[corrupted]
+    return groups
+
+
+def weight_distributions(
+    samples: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]], *, title: str = ""
+) -> Figure:
+    """Per-sample weight distributions per method (one panel each) for the sample groups.
+
+    Args:
+        samples: method → (weights (n,), corrupted (n,) bool, hardness (n,) or None), e.g. from the
+            ``sample_weights.npz`` artifact of one repeat run.
+        title: figure title (say which dataset, noise and rate).
+    """
+    fig, axes = _grid(max(1, len(samples)))
+    colors = method_colors(list(samples))
+    for ax, (method, (w, c, h)) in zip(axes, samples.items(), strict=False):
+        groups = {k: v for k, v in weight_groups(w, c, h).items() if v.size}
+        box = ax.boxplot(list(groups.values()), patch_artist=True, showfliers=False)
+        ax.set_xticks(range(1, len(groups) + 1), list(groups))
+        for patch in box["boxes"]:
+            patch.set_facecolor(colors[method])
+            patch.set_alpha(0.6)
+        ax.set_title(method)
+        ax.set_xlabel("training samples")
+        ax.set_ylabel("per-sample weight (larger = trusted)")
+    fig.suptitle(title or "Per-sample weights at the end of training")
+    return fig
+
+
+def _curves(histories: pd.DataFrame, keys: Sequence[str], ylabels: Sequence[str], title: str) -> Figure:
+    fig, axes = _grid(len(keys))
+    colors = method_colors(histories["method"].unique().tolist())
+    for ax, key, ylabel in zip(axes, keys, ylabels, strict=True):
+        if key in histories.columns:
+            means = histories.groupby(["method", "epoch"])[key].mean().dropna()
+            for method in sorted(histories["method"].unique()):
+                if method in means.index.get_level_values(0):
+                    series = means.loc[method]
+                    ax.plot(series.index, series.to_numpy(), color=colors[method], label=method)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        if ax.lines:
+            ax.legend(title="method", fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def auroc_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
+    """The two diagnostic AUROCs over epochs (mean over seeds), one line per method that has weights.
+
+    Args:
+        histories: long table with columns method, seed, epoch, ``diag/auroc_noisy_clean``,
+            ``diag/auroc_noisy_hard``.
+    """
+    return _curves(
+        histories,
+        ["diag/auroc_noisy_clean", "diag/auroc_noisy_hard"],
+        ["AUROC corrupted vs clean", "AUROC corrupted vs clean-hard"],
+        title or "How well per-sample weights single out corrupted samples",
+    )
+
+
+def memorisation_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
+    """Accuracy of corrupted training samples against their noisy labels over epochs (memorisation)."""
+    return _curves(
+        histories,
+        ["memo/noisy_acc"],
+        ["acc. on corrupted samples vs noisy labels (%)"],
+        title or "Memorisation",
+    )
+
+
+def tuning_curves(
+    trial_values: Mapping[str, Sequence[float]], *, higher_is_better: bool = True, title: str = ""
+) -> Figure:
+    """Expected best validation value against the number of trials (Dodge et al. 2019), per method."""
+    fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+    ax = fig.subplots()
+    colors = method_colors(list(trial_values))
+    for method, values in trial_values.items():
+        curve = stats.expected_max_curve(values, higher_is_better=higher_is_better)
+        if curve.size:
+            ax.plot(np.arange(1, curve.size + 1), curve, marker=".", color=colors[method], label=method)
+    ax.set_xlabel("number of trials")
+    ax.set_ylabel("expected best validation value")
+    ax.set_title(title or "Tuning: expected best validation value")
+    if ax.lines:
+        ax.legend(title="method", fontsize="small")
+    return fig
+
+
+def param_importances(importances: Mapping[str, Mapping[str, float]], *, title: str = "") -> Figure:
+    """Hyperparameter importances (Optuna) per method, one horizontal bar panel each."""
+    fig, axes = _grid(max(1, len(importances)), width=4.0, height=2.6)
+    colors = method_colors(list(importances))
+    for ax, (method, imp) in zip(axes, importances.items(), strict=False):
+        names = list(imp)[::-1]
+        ax.barh(names, [imp[n] for n in names], color=colors[method])
+        ax.set_title(method)
+        ax.set_xlabel("importance (fANOVA share)")
+    fig.suptitle(title or "Hyperparameter importances")
+    return fig

@@ -1,0 +1,278 @@
+"""The report of a finished study: tables, figures, markdown, a self-contained HTML page and LaTeX.
+
+``make_report(study_dir)`` reads only the study outputs of docs/contracts.md. results.csv is required;
+the MLflow and Optuna stores are optional, and each figure they feed is skipped with a note when absent.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from benchmark import figures
+from benchmark.errors import StudyConfigError
+from benchmark.report_io import (
+    load_results,
+    load_study_json,
+    mlflow_uri,
+    optuna_storage_url,
+    resolve_study_dir,
+)
+from benchmark.report_reference import compare_references, load_references, reference_tables, reproduced_model
+from benchmark.report_render import Table, to_html, to_latex, to_markdown
+from benchmark.report_sources import Histories, load_histories, load_tuning
+from benchmark.report_tables import (
+    cell_summary,
+    paired_comparisons,
+    paired_table,
+    protocol_text,
+    rank_table,
+    summary_table,
+)
+from benchmark.stats import RankAnalysis
+
+__all__ = ["FORMATS", "make_report"]
+
+FORMATS = ("md", "html", "tex")
+WEIGHTED_METHODS = ("discrimloss", "superloss")
+
+
+@dataclass
+class _Figure:
+    name: str
+    caption: str
+    png: Path
+
+
+@dataclass
+class _Report:
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    figures: list[_Figure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    analysis: RankAnalysis | None = None
+
+
+def make_report(
+    study_dir: Path,
+    formats: Sequence[str] = FORMATS,
+    references: list[str] | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Write the report of a study and return its folder (default ``<study_dir>/report``).
+
+    Args:
+        study_dir: the study's output folder (or its STUDY.yaml, resolved through ``benchmark.config``).
+        formats: any of "md", "html", "tex".
+        references: reference file names in results/reference (None: all).
+        out: the report folder.
+
+    Raises:
+        StudyConfigError: an unknown format or reference name.
+        DataMissingError / DataCorruptError: results.csv missing or malformed.
+    """
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise StudyConfigError(f"--format {bad[0]!r} is not a report format; allowed: {', '.join(FORMATS)}")
+    study_dir = resolve_study_dir(Path(study_dir))
+    df = load_results(study_dir)
+    study = load_study_json(study_dir)
+    refs = load_references(references)
+    out = Path(out) if out is not None else study_dir / "report"
+    fig_dir = out / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    name = _study_name(df, study, study_dir)
+    report = _Report(f"DiscrimBench report: {name}")
+    if df.empty:
+        report.notes.append("results.csv holds no successful runs: nothing to summarise.")
+    else:
+        _add_tables(report, df, study, refs, out)
+        _add_result_figures(report, df, fig_dir)
+        _add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), fig_dir)
+        _add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
+    if "md" in formats:
+        (out / "report.md").write_text(_markdown(report, out), encoding="utf-8")
+    if "tex" in formats:
+        (out / "tables.tex").write_text("".join(to_latex(t) + "\n" for t in report.tables), encoding="utf-8")
+    if "html" in formats:
+        (out / "report.html").write_text(_html(report, study), encoding="utf-8")
+    return out
+
+
+def _study_name(df: pd.DataFrame, study: dict, study_dir: Path) -> str:
+    if "study" in df.columns and df["study"].notna().any():
+        return str(df["study"].dropna().iloc[0])
+    return str(study.get("name") or (study.get("config") or {}).get("name") or study_dir.name)
+
+
+def _add_tables(report: _Report, df: pd.DataFrame, study: dict, refs: pd.DataFrame, out: Path) -> None:
+    summary = cell_summary(df)
+    summary.to_csv(out / "summary.csv", index=False)
+    report.tables.append(summary_table(summary, df))
+    pairs = paired_comparisons(df)
+    if pairs.empty:
+        report.notes.append(
+            "Paired comparisons skipped: no cell has CE or DiscrimLoss next to another method."
+        )
+    else:
+        pairs.to_csv(out / "paired.csv", index=False)
+        report.tables.append(paired_table(pairs, df))
+    analysis, ranks = rank_table(df)
+    report.tables.append(ranks)
+    report.analysis, report.summary = analysis, summary
+    datasets = sorted(df["dataset"].unique())
+    models = {d: reproduced_model(d, study, df) for d in datasets}
+    epochs = {
+        d: float(df.loc[df["dataset"] == d, "epochs"].max()) if "epochs" in df else float("nan")
+        for d in datasets
+    }
+    joined, rejected, skipped = compare_references(summary, refs, models, epochs)
+    report.tables.extend(reference_tables(joined, rejected, skipped, protocol_text(df)))
+
+
+def _keep(report: _Report, fig: Figure, fig_dir: Path, name: str, caption: str) -> None:
+    png, _pdf = figures.save(fig, fig_dir, name)
+    report.figures.append(_Figure(name, caption, png))
+
+
+def _add_result_figures(report: _Report, df: pd.DataFrame, fig_dir: Path) -> None:
+    summary = report.summary
+    for col, label in (("test_best_val", "best-val epoch"), ("test_last", "last epoch")):
+        fig = figures.metric_vs_rate(summary, col, label)
+        _keep(
+            report,
+            fig,
+            fig_dir,
+            f"metric_vs_rate_{col}",
+            f"Test metric ({label}) against noise rate, 95% CI bands.",
+        )
+    analysis = report.analysis
+    if analysis is not None and len(analysis.ranks) >= 2 and analysis.scores.shape[0] >= 1:
+        fig = figures.cd_diagram(analysis.ranks, analysis.pairwise_p)
+        _keep(report, fig, fig_dir, "cd_diagram", "Critical-difference diagram (Wilcoxon-Holm over cells).")
+    else:
+        report.notes.append("Critical-difference diagram skipped: needs ≥ 2 methods on ≥ 1 complete cell.")
+
+
+def _add_curve_figures(report: _Report, hist: Histories, fig_dir: Path) -> None:
+    if hist.note:
+        report.notes.append(f"Curve figures: {hist.note}.")
+    if hist.curves.empty:
+        return
+    for (dataset, noise, rate), sub in hist.curves.groupby(["dataset", "noise", "rate"], sort=True):
+        tag = f"{dataset}_{noise}_{rate:g}"
+        where = f"{dataset} / {noise} / rate {rate:g}"
+        if "memo/noisy_acc" in sub and sub["memo/noisy_acc"].notna().any():
+            fig = figures.memorisation_curves(sub, title=f"Memorisation, {where}")
+            _keep(report, fig, fig_dir, f"memorisation_{tag}", f"Memorisation curves, {where}.")
+        diag = [k for k in ("diag/auroc_noisy_clean", "diag/auroc_noisy_hard") if k in sub]
+        if diag and sub[diag].notna().any().any():
+            fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}")
+            _keep(report, fig, fig_dir, f"auroc_{tag}", f"Diagnostic AUROCs over epochs, {where}.")
+    runs = hist.runs[hist.runs["method"].isin(WEIGHTED_METHODS)]
+    for (dataset, noise), sub in runs.groupby(["dataset", "noise"], sort=True):
+        rate = float(sub["rate"].max())  # the hardest rate shows the separation best
+        chosen = sub[sub["rate"] == rate].sort_values("seed").groupby("method").head(1)
+        samples = {}
+        for _, run in chosen.iterrows():
+            got = hist.sample_weights(str(run["run_id"]))
+            if got is not None:
+                samples[str(run["method"])] = got
+        if samples:
+            where = f"{dataset} / {noise} / rate {rate:g}, seed {int(chosen['seed'].min())}"
+            fig = figures.weight_distributions(samples, title=f"Per-sample weights, {where}")
+            _keep(
+                report, fig, fig_dir, f"weights_{dataset}_{noise}_{rate:g}", f"Per-sample weights, {where}."
+            )
+        else:
+            report.notes.append(
+                f"Weight distributions for {dataset}/{noise}: no sample_weights.npz artifacts."
+            )
+
+
+def _add_tuning_figures(report: _Report, storage: str, name: str, fig_dir: Path) -> None:
+    cells, note = load_tuning(storage, name)
+    if note:
+        report.notes.append(f"Tuning figures: {note}.")
+    groups: dict[str, list] = {}
+    for cell in cells:
+        groups.setdefault(cell.cell.rsplit("/", 1)[0], []).append(cell)
+    for group, members in sorted(groups.items()):
+        tag = group.replace("/", "_")
+        values = {c.method: c.values for c in members if c.values}
+        if values:
+            fig = figures.tuning_curves(
+                values, higher_is_better=members[0].higher_is_better, title=f"Tuning, {group}"
+            )
+            _keep(
+                report,
+                fig,
+                fig_dir,
+                f"tuning_{tag}",
+                f"Expected best validation value against trials, {group}.",
+            )
+        imps = {c.method: c.importances for c in members if c.importances}
+        report.notes.extend(f"{c.cell}: {c.note}." for c in members if c.note)
+        if imps:
+            fig = figures.param_importances(imps, title=f"Hyperparameter importances, {group}")
+            _keep(
+                report, fig, fig_dir, f"importances_{tag}", f"Hyperparameter importances (fANOVA), {group}."
+            )
+
+
+def _markdown(report: _Report, out: Path) -> str:
+    parts = [f"# {report.title}", ""]
+    parts += [to_markdown(t) for t in report.tables]
+    parts.append("## Figures\n")
+    for f in report.figures:
+        parts.append(f"![{f.caption}]({f.png.relative_to(out).as_posix()})\n\n*{f.caption}*\n")
+    if report.notes:
+        parts.append("## Notes\n")
+        parts += [f"- {n}" for n in report.notes]
+    return "\n".join(parts) + "\n"
+
+
+_CSS = """body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}table{border-collapse:collapse;
+font-size:13px;margin:.5em 0}th,td{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}
+.protocol{color:#444;font-size:13px}img{max-width:100%}pre{background:#f6f6f6;padding:.5em;overflow:auto}"""
+
+
+def _html(report: _Report, study: dict) -> str:
+    body = [f"<h1>{html.escape(report.title)}</h1>", "<h2>Tables</h2>"]
+    body += [to_html(t) for t in report.tables]
+    body.append("<h2>Figures</h2>")
+    for f in report.figures:
+        data = base64.b64encode(f.png.read_bytes()).decode("ascii")
+        body.append(
+            f'<figure id="fig-{html.escape(f.name)}"><img alt="{html.escape(f.caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(f.caption)}</figcaption></figure>'
+        )
+    if report.notes:
+        body.append(
+            '<h2>Notes</h2><ul id="notes">'
+            + "".join(f"<li>{html.escape(n)}</li>" for n in report.notes)
+            + "</ul>"
+        )
+    body.append("<h2>Study (config, versions, timings)</h2>")
+    if study:
+        for key, value in study.items():
+            text = json.dumps(value, indent=2, default=str)
+            body.append(
+                f"<details><summary>{html.escape(str(key))}</summary><pre>{html.escape(text)}</pre></details>"
+            )
+    else:
+        body.append("<p>No study.json in the study folder.</p>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

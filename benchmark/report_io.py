@@ -1,0 +1,169 @@
+"""Reading a study folder for the report: results.csv, study.json and where the stores are.
+
+Only files named in docs/contracts.md ("Study outputs") are read. A missing or malformed results.csv is a
+user error (one line, exit 2); a missing study.json or store only means fewer sections in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.errors import DataCorruptError, DataMissingError, StudyConfigError
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "load_results",
+    "load_study_json",
+    "mlflow_uri",
+    "optuna_storage_url",
+    "resolve_study_dir",
+]
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "dataset",
+    "noise",
+    "rate",
+    "method",
+    "seed",
+    "metric",
+    "test_last",
+    "test_best_val",
+    "test_oracle",
+)
+METRIC_COLUMNS: tuple[str, ...] = ("test_last", "test_best_val", "test_oracle")
+_NUMERIC = (*METRIC_COLUMNS, "rate", "realised_rate", "val_best", "n_trials", "epochs", "wall_time_s")
+
+
+def resolve_study_dir(target: Path) -> Path:
+    """A study folder as given, or the output folder of a study YAML (via ``benchmark.config``).
+
+    Raises:
+        DataMissingError: the path does not exist.
+        StudyConfigError: a YAML was given but ``benchmark.config.load_study`` is not available.
+    """
+    if not target.exists():
+        raise DataMissingError(
+            f"study folder or file not found: {target} (give a study folder or STUDY.yaml)"
+        )
+    if target.is_dir():
+        return target
+    if target.suffix.lower() in {".yaml", ".yml"}:
+        try:
+            from benchmark.config import load_study  # written by the study-config part
+        except ImportError as exc:
+            raise StudyConfigError(
+                f"cannot resolve {target} to its output folder: benchmark.config is not available; "
+                "give the study folder instead"
+            ) from exc
+        study = load_study(str(target))
+        return Path(getattr(study, "out", None) or study.output)
+    raise StudyConfigError(f"expected a study folder or a .yaml study file, got {target}")
+
+
+def load_results(study_dir: Path) -> pd.DataFrame:
+    """The repeat runs of a study (``status == "ok"`` rows) as a typed DataFrame.
+
+    Raises:
+        DataMissingError: no results.csv in the folder.
+        DataCorruptError: it cannot be parsed, lacks a required column or has non-numeric metrics.
+    """
+    path = study_dir / "results.csv"
+    if not path.is_file():
+        raise DataMissingError(
+            f"no results.csv in {study_dir} (run the study first: discrimbench run STUDY.yaml)"
+        )
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataCorruptError(f"{path} is not a readable CSV: {exc}") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataCorruptError(
+            f"{path} lacks required column(s) {', '.join(missing)}; expected benchmark.runs.RESULT_COLUMNS"
+        )
+    for col in _NUMERIC:
+        if col in df.columns:
+            converted = pd.to_numeric(df[col], errors="coerce")
+            bad = converted.isna() & df[col].notna()
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise DataCorruptError(
+                    f"{path}: column {col} must be numeric, got {df[col].iloc[row]!r} in data row {row + 1}"
+                )
+            df[col] = converted.astype(float)
+    bad_metric = sorted(set(df["metric"].astype(str)) - {"acc", "mae"})
+    if bad_metric:
+        raise DataCorruptError(f"{path}: column metric must be acc or mae, got {bad_metric[0]!r}")
+    if "status" in df.columns:
+        df = df[df["status"].fillna("ok").astype(str) == "ok"]
+    df = df.copy()
+    df["higher_is_better"] = df["metric"].astype(str) == "acc"
+    for col in ("dataset", "noise", "method"):
+        df[col] = df[col].astype(str)
+    df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
+    return df.reset_index(drop=True)
+
+
+def load_study_json(study_dir: Path) -> dict[str, Any]:
+    """study.json as a dict, or {} when absent (older or hand-made study folders)."""
+    path = study_dir / "study.json"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataCorruptError(f"{path} is not valid JSON: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _find_key(data: Any, keys: tuple[str, ...]) -> str | None:
+    """The first string value under any of ``keys``, searched breadth-first through nested dicts."""
+    queue = [data]
+    while queue:
+        item = queue.pop(0)
+        if isinstance(item, dict):
+            for key in keys:
+                value = item.get(key)
+                if isinstance(value, str) and value:
+                    return value
+            queue.extend(v for v in item.values() if isinstance(v, dict))
+    return None
+
+
+def _recorded(study: dict[str, Any], key: str) -> str | None:
+    """``study.json["storage"][key]`` as written by the study runner (None, "default" or a masked URL with
+    "***" in it mean: use the default location)."""
+    storage = study.get("storage")
+    value = storage.get(key) if isinstance(storage, dict) else None
+    if not isinstance(value, str) or value in ("", "default") or "***" in value:
+        return None
+    return value
+
+
+def mlflow_uri(study_dir: Path, study: dict[str, Any]) -> str:
+    """The MLflow tracking URI recorded in study.json, else the embedded default."""
+    found = _recorded(study, "mlflow") or _find_key(study, ("tracking_uri", "mlflow_tracking_uri"))
+    return found or f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+
+
+def optuna_storage_url(study_dir: Path, study: dict[str, Any]) -> str:
+    """The Optuna storage recorded in study.json, else the journal or SQLite file in the folder."""
+    found = _recorded(study, "optuna") or _find_key(study, ("optuna_storage", "storage_url"))
+    if found:
+        return found
+    journal = study_dir / "optuna.journal"
+    return str(journal.resolve()) if journal.is_file() else f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
+
+
+def is_nan(value: Any) -> bool:
+    """True for NaN/None/unparseable values, for formatting code that meets pandas' missing values."""
+    try:
+        return value is None or math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,88 @@
+"""Fixtures of the report tests: a results.csv with known answers, written in the results.csv schema.
+
+Design (test_best_val, seeds 1..7, mnist / permute-block, rates 0.2 and 0.4):
+* discrimloss = base + s/4 (the best everywhere);
+* ce = discrimloss − 1 − s/8: worse on every seed, so the exact Wilcoxon p is 2/2**7 and it stays
+  significant after Holm (×2);
+* gce at 0.2 = discrimloss + small mixed-sign offsets (not significant → "≈");
+* gce at 0.4 = ce + offsets summing to 0: the same cell mean as ce, so ce and gce tie in the ranks.
+All values are dyadic fractions, so means are exact and ties are exact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.runs import RESULT_COLUMNS
+
+SEEDS = list(range(1, 8))
+GCE_02 = [-0.5, 0.25, -0.375, 0.125, -0.25, 0.0625, -0.125]
+GCE_04 = [0.5, -0.5, 0.25, -0.25, 0.75, -0.75, 0.0]
+BASE = {0.2: 97.0, 0.4: 95.0}
+
+
+def best_val(method: str, rate: float, i: int) -> float:
+    """The fixture's test_best_val for seed index i (seed = i + 1)."""
+    s = SEEDS[i]
+    dl = BASE[rate] + s / 4
+    ce = dl - 1 - s / 8
+    if method == "discrimloss":
+        return dl
+    if method == "ce":
+        return ce
+    return dl + GCE_02[i] if rate == 0.2 else ce + GCE_04[i]
+
+
+def make_results(study: str = "fixture") -> pd.DataFrame:
+    rows = []
+    for rate in (0.2, 0.4):
+        for method in ("ce", "gce", "discrimloss"):
+            for i, seed in enumerate(SEEDS):
+                v = best_val(method, rate, i)
+                row = dict.fromkeys(RESULT_COLUMNS, "")
+                row.update(
+                    study=study, dataset="mnist", noise="permute-block", rate=rate, method=method, seed=seed,
+                    selection="noisy-val", metric="acc", higher_is_better=True, test_last=v - 0.5,
+                    test_best_val=v, test_oracle=v + 1.0, val_best=v - 2, best_val_epoch=10,
+                    realised_rate=round(rate * 0.9, 3), auroc_noisy_clean=0.5, auroc_noisy_hard=0.5,
+                    status="ok", reason="", epochs=20, n_trials=3, params="{}",
+                    noisy_labels_sha256=f"sha-{rate}-{seed}", wall_time_s=1.0,
+                    run_id=f"{study}/mnist/permute-block/{rate:g}/{method}/repeat/{seed}", mlflow_run_id="",
+                )  # fmt: skip
+                row["model"] = "lenet"
+                rows.append(row)
+    failed = dict(rows[0], status="failed", reason="diverged", test_best_val=float("nan"), seed=99)
+    rows.append(failed)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def results_df(tmp_path: Path) -> pd.DataFrame:
+    """The fixture as read by the report (failed row dropped, types coerced)."""
+    from benchmark.report_io import load_results
+
+    return load_results(_write(tmp_path))
+
+
+def _write(folder: Path) -> Path:
+    make_results().to_csv(folder / "results.csv", index=False)
+    study = {
+        "name": "fixture",
+        "config": {"name": "fixture", "seeds": SEEDS, "training": {"epochs": 20}},
+        "versions": {"discrimbench": "0.1.0"},
+        "timings": {"total_s": 12.5},
+    }
+    (folder / "study.json").write_text(json.dumps(study), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def study_dir(tmp_path: Path) -> Path:
+    """A study folder with results.csv and study.json only (no MLflow / Optuna stores)."""
+    folder = tmp_path / "study"
+    folder.mkdir()
+    return _write(folder)

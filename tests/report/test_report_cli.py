@@ -1,0 +1,122 @@
+"""End to end: make_report and `discrimbench report` on a fixture study folder, the HTML page in Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.errors import DataCorruptError, DataMissingError
+from benchmark.report import make_report
+
+
+def test_cli_report_writes_every_format(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(study_dir), "--reference", "discrimloss_internal_notes"]) == 0
+    out = study_dir / "report"
+    assert f"report written to {out}" in capsys.readouterr().out
+    md = (out / "report.md").read_text(encoding="utf-8")
+    for needle in ("Results per cell", "Paired comparisons", "Average ranks", "Reproduced versus reported",
+                   "not independent", "ORACLE (selected on test)", "no MLflow store"):  # fmt: skip
+        assert needle in md
+    assert "coteaching_readme" not in md  # only the chosen reference file
+    tex = (out / "tables.tex").read_text(encoding="utf-8")
+    assert tex.count(r"\begin{table}") == 5 and r"\toprule" in tex
+    for name in ("metric_vs_rate_test_best_val", "metric_vs_rate_test_last", "cd_diagram"):
+        assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.pdf").is_file()
+    assert (out / "summary.csv").is_file() and (out / "paired.csv").is_file()
+
+
+def test_cli_missing_folder_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("discrimbench report: error: study folder or file not found")
+
+
+def test_cli_bad_format_and_reference(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(study_dir), "--format", "md,docx"]) == 2
+    assert "'docx' is not a report format; allowed: md, html, tex" in capsys.readouterr().err
+    assert main(["report", str(study_dir), "--reference", "nope"]) == 2
+    assert "--reference 'nope' is not a reference file" in capsys.readouterr().err
+
+
+def test_missing_and_malformed_results(tmp_path: Path) -> None:
+    with pytest.raises(DataMissingError, match=r"no results\.csv in"):
+        make_report(tmp_path)
+    (tmp_path / "results.csv").write_text("dataset,noise\nmnist,sym-excl\n", encoding="utf-8")
+    with pytest.raises(DataCorruptError, match="lacks required column"):
+        make_report(tmp_path)
+
+
+def test_non_numeric_metric_names_row(study_dir: Path) -> None:
+    path = study_dir / "results.csv"
+    text = path.read_text(encoding="utf-8").splitlines()
+    header = text[0].split(",")
+    cells = text[3].split(",")
+    cells[header.index("test_last")] = "abc"
+    text[3] = ",".join(cells)
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    with pytest.raises(DataCorruptError, match=r"column test_last must be numeric, got 'abc' in data row 3"):
+        make_report(study_dir, formats=("md",))
+
+
+def _chromium() -> str | None:
+    path = os.environ.get("DISCRIMBENCH_CHROMIUM", "/usr/bin/chromium")
+    return path if shutil.which(path) else None
+
+
+@pytest.mark.browser
+def test_html_report_renders_in_headless_chromium(study_dir: Path, tmp_path: Path) -> None:
+    chromium = _chromium()
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium not found (set DISCRIMBENCH_CHROMIUM); the HTML test must run in CI")
+        pytest.skip("Chromium not installed")
+    out = make_report(study_dir, formats=("html",), references=["discrimloss_internal_notes"])
+    page = out / "report.html"
+    assert not (out / "report.md").exists()
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
+    ]  # fmt: skip
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "<h1>DiscrimBench report: fixture</h1>" in dom
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', dom)) == 3
+    assert 'data-table="summary"' in dom and 'data-table="reference"' in dom
+    assert "total_s" in dom and "discrimbench" in dom  # study.json timings / versions
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+        capture_output=True, timeout=120, check=True,
+    )  # fmt: skip
+    from PIL import Image
+
+    with Image.open(shot) as img:
+        assert img.size == (1200, 900)
+        low, high = img.convert("L").getextrema()
+        assert high - low > 100  # text and figures drawn, not a blank page
+
+
+def test_store_locations_from_study_json(tmp_path: Path) -> None:
+    from benchmark.report_io import mlflow_uri, optuna_storage_url
+
+    default = {"storage": {"optuna": "postgresql://u:***@db/x", "mlflow": "default"}}
+    assert mlflow_uri(tmp_path, default) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert optuna_storage_url(tmp_path, default) == f"sqlite:///{tmp_path.resolve() / 'optuna.db'}"
+    (tmp_path / "optuna.journal").write_text("", encoding="utf-8")
+    assert optuna_storage_url(tmp_path, {}) == str((tmp_path / "optuna.journal").resolve())
+    given = {"storage": {"optuna": "sqlite:////x/o.db", "mlflow": "http://mlflow:5000"}}
+    assert (optuna_storage_url(tmp_path, given), mlflow_uri(tmp_path, given)) == (
+        "sqlite:////x/o.db",
+        "http://mlflow:5000",
+    )

@@ -1,0 +1,92 @@
+"""Curve and tuning figures end to end from real stores: an MLflow SQLite store with the contract's tags,
+metrics and artifacts, and an Optuna SQLite storage with the contract's study names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from benchmark.report import make_report
+from benchmark.report_sources import load_histories, load_tuning
+
+
+def _mlflow_store(study_dir: Path) -> str:
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{study_dir / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("fixture", artifact_location=(study_dir / "mlartifacts").as_uri())
+    for method in ("ce", "discrimloss"):
+        cell = f"mnist/permute-block/0.4/{method}"
+        parent = client.create_run(exp, tags={"discrimbench.role": "cell", "discrimbench.cell": cell})
+        for seed in (1, 2):
+            tags = {
+                "discrimbench.role": "repeat", "discrimbench.cell": cell, "discrimbench.dataset": "mnist",
+                "discrimbench.noise": "permute-block", "discrimbench.rate": "0.4",
+                "discrimbench.method": method, "discrimbench.seed": str(seed), "discrimbench.status": "ok",
+                "mlflow.parentRunId": parent.info.run_id,
+            }  # fmt: skip
+            run = client.create_run(exp, tags=tags)
+            rid = run.info.run_id
+            for epoch in range(3):
+                client.log_metric(
+                    rid, "memo/noisy_acc", 10.0 * epoch * (2 if method == "ce" else 1), step=epoch
+                )
+                auroc = float("nan") if method == "ce" else 0.6 + 0.1 * epoch
+                client.log_metric(rid, "diag/auroc_noisy_clean", auroc, step=epoch)
+                client.log_metric(rid, "diag/auroc_noisy_hard", auroc - 0.05, step=epoch)
+            if method == "discrimloss":
+                npz = study_dir / "sample_weights.npz"
+                corrupted = np.arange(20) < 8
+                np.savez(
+                    npz, weights=np.where(corrupted, 0.2, 1.0), corrupted=corrupted, hardness=np.arange(20.0)
+                )
+                client.log_artifact(rid, str(npz))
+                npz.unlink()
+            client.set_terminated(rid)
+    mlflow.set_tracking_uri(None)  # leave no global state behind
+    return uri
+
+
+def _optuna_store(study_dir: Path) -> str:
+    url = f"sqlite:///{study_dir / 'optuna.db'}"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for method, values in (("gce", [60.0, 70.0, 65.0, 80.0]), ("ce", [62.0])):
+        study = optuna.create_study(
+            study_name=f"fixture/mnist/permute-block/0.4/{method}/tune", storage=url, direction="maximize"
+        )
+        for i, value in enumerate(values):
+            dist = {"q": optuna.distributions.FloatDistribution(0.1, 1.0)} if method == "gce" else {}
+            params = {"q": 0.1 + 0.2 * i} if method == "gce" else {}
+            study.add_trial(optuna.trial.create_trial(params=params, distributions=dist, value=value))
+    return url
+
+
+@pytest.mark.slow
+def test_curves_weights_and_tuning_from_real_stores(study_dir: Path) -> None:
+    uri = _mlflow_store(study_dir)
+    url = _optuna_store(study_dir)
+    hist = load_histories(uri, "fixture")
+    assert hist.note == "" and len(hist.runs) == 4
+    assert sorted(hist.curves["epoch"].unique()) == [0, 1, 2]
+    dl_run = hist.runs[hist.runs["method"] == "discrimloss"]["run_id"].iloc[0]
+    weights, corrupted, hardness = hist.sample_weights(dl_run)
+    assert corrupted.sum() == 8 and weights[corrupted].max() == 0.2 and hardness is not None
+    cells, note = load_tuning(url, "fixture")
+    by_method = {c.method: c for c in cells}
+    assert note == "" and by_method["gce"].values == [60.0, 70.0, 65.0, 80.0]
+    assert list(by_method["gce"].importances) == ["q"]
+    assert "1 complete trial(s), need ≥ 2" in by_method["ce"].note
+
+    out = make_report(study_dir, formats=("md",), references=[])
+    names = sorted(p.stem for p in (out / "figures").glob("*.png"))
+    for name in ("memorisation_mnist_permute-block_0.4", "auroc_mnist_permute-block_0.4",
+                 "weights_mnist_permute-block_0.4", "tuning_mnist_permute-block_0.4",
+                 "importances_mnist_permute-block_0.4"):  # fmt: skip
+        assert name in names
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "no MLflow store" not in md and "importances skipped: 1 complete trial(s)" in md
