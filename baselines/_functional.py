@@ -1,0 +1,145 @@
+"""Maths shared by the loss methods: task losses, the principal branch of Lambert W, small schedules.
+
+Everything here is pure torch and runs on the tensors' device without a host round-trip (no ``.item()``,
+no data-dependent loop counts), so a method can call it inside the training step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "INV_E",
+    "bias_correction",
+    "gce_lq",
+    "lambertw0",
+    "superloss_sigma",
+    "task_loss",
+]
+
+INV_E = math.exp(-1.0)
+"""1/e rounded to double: W₀ is defined on [−1/e, ∞)."""
+_INV_E_LO = -1.2428753672788363e-17
+"""1/e − INV_E, so that x + 1/e is formed to full precision near the branch point."""
+
+
+def task_loss(
+    output: torch.Tensor, targets: torch.Tensor, task: str, regression_loss: str = "mse"
+) -> torch.Tensor:
+    """Unreduced task loss, as the official DiscrimLoss code computes it (spec a.2 step 1).
+
+    Args:
+        output: (B, C) logits, or (B,) / (B, 1) regression outputs.
+        targets: (B,) int64 classes, or (B,) regression targets (cast to the output's dtype).
+        task: "classification" or "regression".
+        regression_loss: "mse", or "smooth_l1" (Huber with δ=1, which the official code calls "L1").
+
+    Returns:
+        (B,) per-sample loss, differentiable w.r.t. ``output``.
+
+    Raises:
+        ValueError: on an unknown task or regression loss (a programming error: the context is validated).
+    """
+    if task == "classification":
+        return F.cross_entropy(output, targets, reduction="none")
+    if task != "regression":
+        raise ValueError(f"unknown task {task!r}")
+    if output.dim() == 2 and output.shape[-1] == 1:
+        output = output.squeeze(-1)
+    targets = targets.to(output.dtype)
+    if regression_loss == "mse":
+        return F.mse_loss(output, targets, reduction="none")
+    if regression_loss == "smooth_l1":
+        return F.smooth_l1_loss(output, targets, reduction="none", beta=1.0)
+    raise ValueError(f"unknown regression loss {regression_loss!r} (allowed: 'mse', 'smooth_l1')")
+
+
+def gce_lq(log_p_y: torch.Tensor, q: float) -> torch.Tensor:
+    """Generalised CE L_q = (1 − p_y^q)/q from log p_y (Zhang & Sabuncu 2018, eq. 6).
+
+    Written as −expm1(q·log p_y)/q so that small q stays accurate (q → 0 gives −log p_y, the CE).
+    """
+    return -torch.expm1(q * log_p_y) / q
+
+
+def bias_correction(beta: float, epoch: int) -> float:
+    """Adam-style bias correction 1 − β^(e+1) for a 0-based epoch counter (spec a.2 step 2)."""
+    return 1.0 - beta ** (epoch + 1)
+
+
+# ---- Lambert W, principal branch -----------------------------------------------------------------
+
+_HALLEY_ITERS = 6  # cubic convergence from the starts below: ≥ 3 correct digits → machine precision
+_LOG_NEWTON_ITERS = 6  # quadratic convergence of the log-form Newton step from the asymptotic start
+_SERIES_P = 1e-3  # below this distance p from the branch point the series alone is exact to ~1e-18
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """float64 where the device has it: near −1/e, W has a square-root singularity, so float32 inputs
+    lose half their digits unless the distance to the branch point is formed in double precision."""
+    if x.device.type == "mps":
+        return torch.float32
+    return torch.float64
+
+
+def lambertw0(x: torch.Tensor) -> torch.Tensor:
+    """Principal branch W₀(x) for real x ≥ −1/e, elementwise, in torch (no scipy, no host sync).
+
+    Starts: the branch-point series in p = √(2(e·x+1)) for x < −0.3, log1p(x) on [−0.3, 3] and the
+    asymptotic L₁ − L₂ + L₂/L₁ above; then a fixed number of Halley steps (x ≤ 3) or Newton steps on
+    w + ln w = ln x (x > 3, which cannot overflow for huge x). Within p < 1e-3 of the branch point the
+    series is used as it is, because Halley's step divides by w + 1 → 0 there.
+
+    Args:
+        x: any float tensor; values below −1/e are treated as −1/e.
+
+    Returns:
+        W₀(x) with the dtype and device of ``x`` (computed in float64 where the device supports it).
+    """
+    out_dtype = x.dtype
+    z = x.detach().to(_compute_dtype(x))
+    z = torch.clamp(z, min=-INV_E)
+    # x + 1/e: the first sum is exact near −1/e (Sterbenz), the second adds the rounding of 1/e.
+    dist = torch.clamp((z + INV_E) + _INV_E_LO, min=0.0)
+    p = torch.sqrt(2.0 * math.e * dist)
+    series = -1.0 + p * (
+        1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0 + p * (769.0 / 17280.0))))
+    )
+
+    # Halley on f(w) = w·e^w − x for x ≤ 3.
+    w = torch.where(z < -0.3, series, torch.log1p(torch.clamp(z, max=3.0)))
+    zh = torch.clamp(z, max=3.0)
+    for _ in range(_HALLEY_ITERS):
+        ew = torch.exp(w)
+        f = w * ew - zh
+        wp1 = w + 1.0
+        wp1 = torch.where(wp1.abs() < 1e-300, torch.full_like(wp1, 1e-300), wp1)
+        w = w - f / (ew * wp1 - (w + 2.0) * f / (2.0 * wp1))
+    halley = torch.where(p < _SERIES_P, series, w)
+
+    # Newton on g(w) = w + ln w − ln x for x > 3 (w > 1): w ← w·(1 + ln x − ln w)/(1 + w).
+    zl = torch.clamp(z, min=3.0)
+    log_z = torch.log(zl)
+    log_log = torch.log(log_z)
+    v = log_z - log_log + log_log / log_z
+    for _ in range(_LOG_NEWTON_ITERS):
+        v = v * (1.0 + log_z - torch.log(v)) / (1.0 + v)
+
+    return torch.where(z > 3.0, v, halley).to(out_dtype)
+
+
+def superloss_sigma(centred: torch.Tensor, lam: float) -> torch.Tensor:
+    """SuperLoss confidence σ* = exp(−W₀(½·max(−2/e, (ℓ−τ)/λ))) (Castells et al. 2020, eq. 5).
+
+    Args:
+        centred: (B,) ℓ − τ, detached by the caller (σ* is a constant w.r.t. the model).
+        lam: λ > 0.
+
+    Returns:
+        (B,) σ* ∈ (0, e], same dtype and device as ``centred``.
+    """
+    y = torch.clamp(centred.detach() / lam, min=-2.0 * INV_E)
+    return torch.exp(-lambertw0(0.5 * y))

@@ -1,0 +1,297 @@
+"""DiscrimLoss: a per-sample learnable temperature that separates hard clean samples from noisy ones.
+
+Paper: T. Wu et al., "DiscrimLoss: A Universal Loss for Hard Samples and Incorrect Samples
+Discrimination", IEEE TMM 2023 (arXiv 2208.09884). Main variant "EA + EMA-k + tanh γ + ES" (spec a.1-a.4,
+a.6), written from the spec; reference code github.com/tangminji/DiscrimLoss @ dbee288,
+``common/DiscrimLoss.py::DiscrimEA_EMAK_TANHLoss_newQ`` (L590-645) and ``optimizer/sparse_sgd.py``, read
+for facts only (no licence). Per minibatch B at 0-based epoch e:
+
+* m_i = β·ema_i + (1−β)·ℓ_i (gradient through ℓ_i only); ema_i ← m_i; L̂_i = m_i/(1 − β^(e+1)), β = 0.9.
+* k ← mean_B L̂ on the first batch, else k ← ρ·k + (1−ρ)·mean_B L̂ (ρ = 0.9), updated before use.
+* γ(e) = a·tanh(p·(e − q)) + a + 1 (the "new-q" form; :func:`q_from_old` converts UTKFace's old q).
+* ES(e) early suppression (linear: (e+1)/10 while e < sup_eps, then 1 — note the jump; see
+  :func:`early_suppression`); sup_eps = 0 disables it.
+* d_i = ES(e)·(L̂_i − γ(e)·k)/σ_i with σ_i = exp(s_i), not detached; regulariser ½·wd·Σ_B s_i² (a batch
+  sum, only when wd > 0).
+* After the engine's backward and model step: lazy-momentum SGD on s (lr ``lr_inst_param``, momentum 0.9,
+  rows with a zero gradient untouched), then all N entries clamped to [clamp_min, ln 20] (``clamp_space
+  = "log"``, as the official code does: clamp_min is a bound on log σ) or σ ∈ [clamp_min, 20] (``"sigma"``).
+
+Ablations (each changes exactly what it names): ``k_mode`` "fixed" (k = ``k_value``, default ln C) or
+"global-average" (k = running mean of the batch means of L̂); ``use_gamma=False`` (γ ≡ 1; the official
+FIXK ablation combines it with fixed k); ``use_es=False`` (ES ≡ 1); ``use_loss_ema=False`` (L̂_i = ℓ_i,
+so k follows the raw batch losses).
+
+Decisions and deviations:
+* k, the EMA and s are device tensors; the official code holds k as a Python float (one sync per batch).
+* The `paper` preset is CIFAR-10 20-60 % configuration C (spec a.5). Its wd_inst_param 4.7e-33 is zero
+  in practice (a ½·wd·s² term of ~1e-33 against losses of ~1), so the preset uses 0 and skips the term.
+* ``q=None`` (the Params default) means round(0.5·epochs) (Python's half-to-even round), because γ's
+  switch epoch only makes sense relative to the run's length; the `paper` preset sets q = 60.
+* Per-sample state is created in torch's default dtype on ``ctx.device``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import torch
+from pydantic import Field, ValidationInfo, field_validator
+
+from baselines._base import (
+    LN_20,
+    Distribution,
+    FloatRange,
+    IntRange,
+    LossMethod,
+    MethodContext,
+    MethodParams,
+    StepLoss,
+)
+from baselines._functional import bias_correction
+from baselines._sparse_sgd import sparse_sgd_step
+from benchmark.errors import HyperparameterError
+from benchmark.registry import METHODS
+
+__all__ = ["DiscrimLoss", "Params", "early_suppression", "gamma", "q_from_old"]
+
+EsType = Literal["linear", "piecewise", "sin", "exp"]
+
+
+def gamma(epoch: int, a: float, p: float, q: float) -> float:
+    """γ(e) = a·tanh(p·(e − q)) + a + 1: ≈1 early, ≈1 + 2a late, switching around epoch q."""
+    return a * math.tanh(p * (epoch - q)) + a + 1.0
+
+
+def q_from_old(q_old: float, p: float) -> float:
+    """Convert the old form a·tanh(p·e + q_old) (UTKFace, q_old < 0) to the new q = −q_old/p."""
+    return -q_old / p
+
+
+def early_suppression(epoch: int, es_type: str, sup_eps: int) -> float:
+    """ES(e) with E_s = ``sup_eps`` (spec a.2 step 5); 1 from epoch E_s on, so E_s = 0 disables it.
+
+    linear (e+1)/10 (jumps from E_s/10 to 1), piecewise 0.2, sin sin((e+1)/E_s·π/2)·E_s/10,
+    exp exp(e+1−E_s)·E_s/10 — each while e < E_s.
+    """
+    if epoch >= sup_eps:
+        return 1.0
+    if es_type == "linear":
+        return (epoch + 1) / 10.0
+    if es_type == "piecewise":
+        return 0.2
+    if es_type == "sin":
+        return math.sin((epoch + 1) / sup_eps * math.pi / 2.0) * sup_eps / 10.0
+    if es_type == "exp":
+        return math.exp(epoch + 1 - sup_eps) * sup_eps / 10.0
+    raise ValueError(f"unknown es_type {es_type!r}")
+
+
+class Params(MethodParams):
+    """DiscrimLoss hyperparameters. Defaults: CIFAR-10 20-60 % configuration C (spec a.5), q = None."""
+
+    clamp_space: Literal["log", "sigma"] = Field("log", description="clamp_min bounds log σ or σ")
+    clamp_min: float = Field(0.07855, description="lower clamp bound, < ln 20 (log) or in (0, 20) (sigma)")
+    lr_inst_param: float = Field(2.609, gt=0.0, description="SGD learning rate of s = log σ")
+    inst_momentum: float = Field(0.9, ge=0.0, lt=1.0, description="lazy momentum of s")
+    wd_inst_param: float = Field(0.0, ge=0.0, description="½·wd·Σ_B s² regulariser strength")
+    sup_eps: int = Field(3, ge=0, description="early-suppression epochs E_s (0 disables ES)")
+    es_type: EsType = Field("linear", description="early-suppression schedule")
+    a: float = Field(0.2739, ge=0.0, description="γ amplitude a ≥ 0")
+    p: float = Field(0.5441, gt=0.0, description="γ sharpness p > 0")
+    q: float | None = Field(None, description="γ switch epoch (new form); None → round(0.5·epochs)")
+    beta: float = Field(0.9, ge=0.0, lt=1.0, description="per-sample loss EMA factor β")
+    rho: float = Field(0.9, ge=0.0, lt=1.0, description="threshold EMA factor ρ")
+    k_mode: Literal["ema", "fixed", "global-average"] = Field("ema", description="how k is obtained")
+    k_value: float | None = Field(None, description="k for k_mode='fixed'; None → ln C")
+    use_gamma: bool = Field(True, description="False: γ ≡ 1")
+    use_es: bool = Field(True, description="False: ES ≡ 1")
+    use_loss_ema: bool = Field(True, description="False: L̂_i = ℓ_i")
+
+    @field_validator("clamp_min")
+    @classmethod
+    def _clamp_min_in_range(cls, value: float, info: ValidationInfo) -> float:
+        space = info.data.get("clamp_space", "log")
+        if space == "log" and not value < LN_20:
+            raise ValueError(f"must satisfy clamp_min < ln 20 = {LN_20:.6g} with clamp_space='log'")
+        if space == "sigma" and not 0.0 < value < 20.0:
+            raise ValueError("must satisfy 0 < clamp_min < 20 with clamp_space='sigma'")
+        return value
+
+
+PAPER: dict[str, Any] = {
+    "clamp_space": "log",
+    "clamp_min": 0.07855,
+    "lr_inst_param": 2.609,
+    "sup_eps": 3,
+    "es_type": "linear",
+    "a": 0.2739,
+    "p": 0.5441,
+    "q": 60,
+    "wd_inst_param": 0.0,  # chosen value 4.7e-33, zero in practice
+    "k_mode": "ema",
+}
+
+
+@METHODS.register(
+    "discrimloss", summary="DiscrimLoss (Wu et al. 2023): EMA loss, EMA-k, tanh γ, ES, learnable σ"
+)
+class DiscrimLoss(LossMethod):
+    """The main DiscrimLoss variant and its ablations."""
+
+    name = "discrimloss"
+    Params = Params
+
+    def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
+        super().__init__(params, ctx)
+        assert isinstance(params, Params)
+        self.p: Params = params
+        self.q = params.q if params.q is not None else float(round(0.5 * ctx.epochs))
+        fixed_k_unknown = params.k_mode == "fixed" and params.k_value is None
+        if fixed_k_unknown and (ctx.task != "classification" or not ctx.num_classes):
+            raise HyperparameterError(
+                "discrimloss.k_value=None: k_mode 'fixed' on a regression task needs an explicit k_value"
+            )
+        self.k_value = params.k_value if params.k_value is not None else math.log(ctx.num_classes or 1)
+        low = params.clamp_min if params.clamp_space == "log" else math.log(params.clamp_min)
+        self.clamp_bounds = (low, LN_20)
+        device, n = ctx.device, ctx.n_train
+        self.exp_avg = torch.zeros(n, device=device)
+        self.s = torch.zeros(n, device=device, requires_grad=True)  # log σ, leaf: grad from the engine
+        self.momentum = torch.zeros(n, device=device)
+        self.fixed_k = torch.tensor(self.k_value, dtype=torch.float64, device=device)
+        self.k = self.fixed_k.clone()
+        self.k_started = False  # host flag: the EMA starts from the first batch mean
+        self.k_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.k_count = 0
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        """``paper`` (CIFAR-10 config C), the other CIFAR configuration A, and the four ablations."""
+        return {
+            "paper": dict(PAPER),
+            "cifar-a": {
+                **PAPER,
+                "clamp_min": 0.5611,
+                "lr_inst_param": 0.08079,
+                "sup_eps": 4,
+                "a": 0.2533,
+                "p": 1.924,
+                "q": 81,
+            },
+            "ablation-fixk": {**PAPER, "k_mode": "fixed", "use_gamma": False},
+            "ablation-gak": {**PAPER, "k_mode": "global-average"},
+            "ablation-no-es": {**PAPER, "use_es": False},
+            "ablation-no-ema": {**PAPER, "use_loss_ema": False},
+        }
+
+    @classmethod
+    def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:
+        """The official MNIST hyperopt space (``@662694f:main_discrimloss_mnist_hy_box_style.py``, spec a.5).
+
+        q there is quniform[2, 18] for 20 epochs; here it is an integer in [round(0.1·E), round(0.9·E)],
+        which equals [2, 18] at E = 20.
+        """
+        epochs = ctx.epochs
+        return {
+            "lr_inst_param": FloatRange(0.05, 10.0, log=True),
+            "wd_inst_param": FloatRange(1e-100, 0.1, log=True),
+            "sup_eps": IntRange(2, 5),
+            "a": FloatRange(0.1, 0.5),
+            "p": FloatRange(0.5, 2.0),
+            "q": IntRange(round(0.1 * epochs), round(0.9 * epochs)),
+            "clamp_min": FloatRange(0.05, 0.7),
+        }
+
+    # ---- schedules ---------------------------------------------------------------------------------
+
+    def gamma(self, epoch: int) -> float:
+        """γ(e) of this run (1 when ``use_gamma`` is off)."""
+        return gamma(epoch, self.p.a, self.p.p, self.q) if self.p.use_gamma else 1.0
+
+    def es(self, epoch: int) -> float:
+        """ES(e) of this run (1 when ``use_es`` is off)."""
+        return early_suppression(epoch, self.p.es_type, self.p.sup_eps) if self.p.use_es else 1.0
+
+    def _update_k(self, batch_mean: torch.Tensor) -> torch.Tensor:
+        """Update the threshold with this batch's mean L̂ (before use) and return it (device, float64)."""
+        mode = self.p.k_mode
+        if mode == "ema":
+            if self.k_started:
+                self.k = self.p.rho * self.k + (1.0 - self.p.rho) * batch_mean
+            else:
+                self.k = batch_mean.clone()
+                self.k_started = True
+        elif mode == "global-average":
+            self.k_sum = self.k_sum + batch_mean
+            self.k_count += 1
+            self.k = self.k_sum / self.k_count
+            self.k_started = True
+        else:  # fixed: a constant, whatever a loaded state held
+            self.k = self.fixed_k
+        return self.k
+
+    # ---- hooks -------------------------------------------------------------------------------------
+
+    def loss(
+        self, outputs: Sequence[torch.Tensor], targets: torch.Tensor, idx: torch.Tensor, epoch: int
+    ) -> StepLoss:
+        """(1, B) d_i = ES(e)·(L̂_i − γ(e)·k)/σ_i, plus ½·wd·Σ_B s_i² as the regulariser."""
+        ell = self.task_loss(outputs[0], targets)
+        if self.p.use_loss_ema:
+            beta = self.p.beta
+            m = beta * self.exp_avg[idx].to(ell.dtype) + (1.0 - beta) * ell
+            self.exp_avg[idx] = m.detach().to(self.exp_avg.dtype)
+            l_hat = m / bias_correction(beta, epoch)
+        else:
+            l_hat = ell
+        k = self._update_k(l_hat.detach().mean().to(torch.float64)).to(ell.dtype)
+        s_b = self.s[idx]
+        d = self.es(epoch) * (l_hat - self.gamma(epoch) * k) * torch.exp(-s_b).to(ell.dtype)
+        if self.p.wd_inst_param > 0:
+            regulariser = 0.5 * self.p.wd_inst_param * (s_b**2).sum().to(ell.dtype)
+        else:
+            regulariser = torch.zeros((), dtype=ell.dtype, device=ell.device)
+        return StepLoss(
+            per_sample=d.unsqueeze(0), regulariser=regulariser, task_loss=ell.detach().unsqueeze(0)
+        )
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        """Lazy-momentum SGD on s, then clamp all N entries; s.grad is cleared for the next step."""
+        grad = self.s.grad
+        if grad is None:
+            return
+        sparse_sgd_step(self.s.data, grad, self.momentum, self.p.lr_inst_param, self.p.inst_momentum)
+        self.s.data.clamp_(*self.clamp_bounds)
+        self.s.grad = None
+
+    def sample_weights(self) -> torch.Tensor:
+        """1/σ per sample (1 before training, since σ starts at 1)."""
+        return torch.exp(-self.s.detach())
+
+    def state_dict(self) -> dict[str, Any]:
+        """Loss EMA, s, its momentum, k and the k statistics."""
+        return {
+            "exp_avg": self.exp_avg.clone(),
+            "s": self.s.detach().clone(),
+            "momentum": self.momentum.clone(),
+            "k": self.k.clone(),
+            "k_started": self.k_started,
+            "k_sum": self.k_sum.clone(),
+            "k_count": self.k_count,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`state_dict` (s stays the same leaf tensor)."""
+        with torch.no_grad():
+            self.exp_avg.copy_(state["exp_avg"])
+            self.s.copy_(state["s"])
+            self.momentum.copy_(state["momentum"])
+        self.s.grad = None
+        self.k = state["k"].to(self.ctx.device, torch.float64).clone()
+        self.k_started = bool(state["k_started"])
+        self.k_sum = state["k_sum"].to(self.ctx.device, torch.float64).clone()
+        self.k_count = int(state["k_count"])

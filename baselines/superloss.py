@@ -1,0 +1,149 @@
+"""SuperLoss: a task-agnostic confidence-weighted loss with a closed-form per-sample confidence.
+
+Paper: T. Castells, P. Weinzaepfel and J. Revaud, "SuperLoss: A Generic Loss for Robust Curriculum
+Learning", NeurIPS 2020. L_i = (ℓ_i − τ)·σ_i + λ·(ln σ_i)², minimised in closed form by
+σ*_i = exp(−W₀(½·max(−2/e, (ℓ_i − τ)/λ))) (eqs. 4-5; spec d.2). σ* is computed from the detached ℓ_i,
+so the gradient is σ*_i·∂ℓ_i (envelope theorem); σ* ∈ (0, e].
+Reference code: github.com/tangminji/DiscrimLoss @ dbee288, ``common/SuperLoss.py`` L8-31 (a copy of
+github.com/AlanChou/Super-Loss, with τ passed in), read for facts only. τ alternatives (EMA with α = 0.9
+started from the first batch mean, global average) follow the FastEstimator SuperLoss docstring.
+
+τ modes (``tau_mode``):
+* ``fixed``: τ = ``tau``; default ln C for classification (regression needs an explicit value).
+* ``ema``: τ ← α·τ + (1−α)·mean_B ℓ, started from the first batch mean, updated before use.
+* ``global-average``: the running mean of every per-sample loss seen so far, updated before use.
+
+Deviations: W₀ is computed in torch (Halley/Newton, see ``_functional.lambertw0``) instead of scipy on the
+CPU, so there is no host copy per batch; it is at least as accurate as scipy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+
+from baselines._base import Distribution, FloatRange, LossMethod, MethodContext, MethodParams, StepLoss
+from baselines._functional import superloss_sigma
+from benchmark.errors import HyperparameterError
+from benchmark.registry import METHODS
+
+__all__ = ["Params", "SuperLoss"]
+
+TauMode = Literal["fixed", "ema", "global-average"]
+
+
+class Params(MethodParams):
+    """SuperLoss hyperparameters; defaults are those of DiscrimLoss's CIFAR-10 SuperLoss runs."""
+
+    tau_mode: TauMode = Field("fixed", description="how τ is obtained: fixed, ema or global-average")
+    tau: float | None = Field(None, description="fixed τ; None means ln C (classification only)")
+    lam: float = Field(1.0, gt=0.0, description="regularisation strength λ > 0")
+    ema_alpha: float = Field(0.9, ge=0.0, lt=1.0, description="EMA factor α of τ in [0, 1)")
+
+
+@METHODS.register("superloss", summary="SuperLoss (Castells et al. 2020), closed-form σ* via Lambert W")
+class SuperLoss(LossMethod):
+    """Confidence-weighted loss with σ* recomputed for every sample at every step."""
+
+    name = "superloss"
+    Params = Params
+
+    def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
+        super().__init__(params, ctx)
+        assert isinstance(params, Params)
+        self.p: Params = params
+        fixed_tau_unknown = params.tau_mode == "fixed" and params.tau is None
+        if fixed_tau_unknown and (ctx.task != "classification" or not ctx.num_classes):
+            raise HyperparameterError(
+                "superloss.tau=None: regression needs an explicit tau "
+                "(a float) or tau_mode 'ema' / 'global-average'"
+            )
+        self.fixed_tau = params.tau if params.tau is not None else math.log(ctx.num_classes or 1)
+        device = ctx.device
+        self.sigma = torch.ones(ctx.n_train, device=device)
+        self.tau = torch.tensor(self.fixed_tau, dtype=torch.float64, device=device)
+        self.tau_started = False  # host flag (the EMA starts from the first batch mean)
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        self.loss_count = 0
+
+    @classmethod
+    def presets(cls) -> dict[str, dict[str, Any]]:
+        """Settings of DiscrimLoss's SuperLoss runs (spec d.2)."""
+        return {
+            "paper": {"tau_mode": "fixed", "tau": None, "lam": 1.0},  # CIFAR-10: τ = ln 10, λ = 1
+            "cifar100": {"tau_mode": "fixed", "tau": None, "lam": 0.25},  # τ = ln 100, λ = 0.25
+            "mnist": {"tau_mode": "fixed", "tau": 0.5, "lam": 1.0},  # τ = 0.5, λ = 1
+            "ema": {"tau_mode": "ema", "lam": 1.0},
+        }
+
+    @classmethod
+    def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:
+        """λ log-uniform on [0.1, 10].
+
+        DiscrimLoss's runs use λ ∈ {0.25, 0.75, 1} (spec d.2) and do not publish a search range; the
+        interval is a DiscrimBench choice that contains those values.
+        """
+        return {"lam": FloatRange(0.1, 10.0, log=True)}
+
+    def _update_tau(self, ell: torch.Tensor) -> torch.Tensor:
+        """The τ to use on this batch (device tensor), after updating the running statistic."""
+        mode = self.p.tau_mode
+        if mode == "fixed":
+            return self.tau.to(ell.dtype)
+        batch_mean = ell.mean().to(self.tau.dtype)
+        if mode == "ema":
+            if self.tau_started:
+                a = self.p.ema_alpha
+                self.tau = a * self.tau + (1.0 - a) * batch_mean
+            else:
+                self.tau = batch_mean.clone()
+                self.tau_started = True
+        else:  # global-average
+            self.loss_sum = self.loss_sum + ell.sum().to(self.loss_sum.dtype)
+            self.loss_count += ell.numel()
+            self.tau = (self.loss_sum / self.loss_count).to(self.tau.dtype)
+            self.tau_started = True
+        return self.tau.to(ell.dtype)
+
+    def loss(
+        self, outputs: Sequence[torch.Tensor], targets: torch.Tensor, idx: torch.Tensor, epoch: int
+    ) -> StepLoss:
+        """(1, B) (ℓ−τ)·σ* + λ·(ln σ*)² with σ* from the detached ℓ."""
+        ell = self.task_loss(outputs[0], targets)
+        detached = ell.detach()
+        tau = self._update_tau(detached)
+        sigma = superloss_sigma(detached - tau, self.p.lam)
+        self.sigma[idx] = sigma.to(self.sigma.dtype)
+        per_sample = (ell - tau) * sigma + self.p.lam * torch.log(sigma) ** 2
+        return StepLoss(
+            per_sample=per_sample.unsqueeze(0),
+            regulariser=torch.zeros((), dtype=ell.dtype, device=ell.device),
+            task_loss=detached.unsqueeze(0),
+        )
+
+    def sample_weights(self) -> torch.Tensor:
+        """The last σ* seen for each sample (1 before its first visit)."""
+        return self.sigma
+
+    def state_dict(self) -> dict[str, Any]:
+        """σ* per sample and the τ statistic."""
+        return {
+            "sigma": self.sigma.clone(),
+            "tau": self.tau.clone(),
+            "tau_started": self.tau_started,
+            "loss_sum": self.loss_sum.clone(),
+            "loss_count": self.loss_count,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Inverse of :meth:`state_dict`."""
+        device = self.ctx.device
+        self.sigma = state["sigma"].to(device).clone()
+        self.tau = state["tau"].to(device).clone()
+        self.tau_started = bool(state["tau_started"])
+        self.loss_sum = state["loss_sum"].to(device).clone()
+        self.loss_count = int(state["loss_count"])
