@@ -86,12 +86,15 @@ class Split:
 class RawData:
     """What a dataset adapter loads: a training pool in native order, an optional official
     validation split, and a test split. Targets are clean unless the dataset ships only noisy
-    labels (``noisy_train_y`` then holds the shipped labels and the ``real`` noise uses them)."""
+    labels (``noisy_train_y`` then holds the shipped labels and the ``real`` noise uses them).
+    ``noisy_val_y`` holds the shipped labels of an official validation split (for Clothing1M these are
+    its clean validation labels, so ``real`` leaves that split clean)."""
 
     train: Split
     test: Split
     val: Split | None = None
     noisy_train_y: torch.Tensor | None = None
+    noisy_val_y: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
