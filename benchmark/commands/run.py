@@ -1,0 +1,98 @@
+"""``discrimbench run STUDY.yaml|PRESET [--workers N] [--storage URL] [--tracking-uri URI] [--out DIR]
+[--dry-run] [--no-report]``: validate, tune, repeat, track, report. Re-running the same command resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmark.config import load_study, preset_names
+
+HELP = "run a study: tune every cell with Optuna, repeat over seeds, log to MLflow, report"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", help=f"a study YAML file or a preset ({', '.join(preset_names())})")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="local worker processes sharing a journal file"
+    )
+    parser.add_argument(
+        "--storage", help="Optuna storage URL (default: SQLite / journal in the output folder)"
+    )
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI; 'none' disables tracking (default: SQLite in the output folder)",
+    )
+    parser.add_argument("--out", help="output folder (default: the study's 'out', else results/<name>)")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved plan and write nothing")
+    parser.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.study import plan_study
+
+    study = load_study(args.study, out=args.out)
+    plan = plan_study(study, storage=args.storage, tracking_uri=args.tracking_uri, workers=args.workers)
+    if args.dry_run:
+        print(describe_plan(plan))
+        return 0
+    from benchmark.study import run_study
+
+    summary = run_study(plan, report=not args.no_report, progress=not args.quiet)
+    print(f"results: {summary['results']} ({summary['rows']} rows)")
+    print(f"study:   {plan.out / 'study.json'}")
+    if summary.get("report"):
+        print(f"report:  {summary['report']}")
+    return 0
+
+
+def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
+    """The dry-run text: cells, budgets, selection, seeds and where every output goes."""
+    from benchmark.tracking import mask_url
+
+    cfg = plan.study.config
+    seeds = cfg.seeds
+    lines = [f"study {cfg.name} ({plan.study.source}): {len(plan.cells)} cells, seeds {seeds}"]
+    selections = cfg.tuning.selections()
+    for sel in selections:
+        warn = (
+            "  <-- tunes on the TEST set (oracle; for parity with papers only)"
+            if sel == "test-oracle"
+            else ""
+        )
+        lines.append(f"selection: {sel}{warn}")
+    lines.append(
+        f"tuning: {cfg.tuning.n_trials} trials per cell (1 where nothing is searched), TPE seed "
+        f"{cfg.tuning.sampler_seed}, pruner {cfg.tuning.pruner}, training seed of trials {cfg.tuning.seed}"
+    )
+    t = cfg.training
+    lines.append(f"training: recipe {t.recipe_kind}, epochs {t.epochs or 'recipe'}, device {t.device}")
+    for name, info in plan.study.datasets.items():
+        where = (
+            "embedded"
+            if info.location is None
+            else f"{info.location} ({'present' if info.present else 'MISSING'})"
+        )
+        lines.append(
+            f"dataset {name}: {info.task}, classes {info.num_classes}, epochs {info.epochs}, {where}"
+        )
+    runs = 0
+    for cell in plan.cells:
+        space = ", ".join(f"{k}={v}" for k, v in sorted(cell.space.items())) or "(nothing searched: defaults)"
+        lines.append(f"  {cell.cell_id}: {cell.budget} trials + {len(seeds)} repeats; search {space}")
+        runs += cell.budget + len(seeds)
+    lines.append(f"total runs: {runs}")
+    lines.append(f"output folder: {plan.out}")
+    lines.append(f"optuna storage: {mask_url(plan.storage_url)} (workers: {plan.workers})")
+    uri = plan.tracking_uri
+    if uri is None:
+        uri = f"sqlite:///{(plan.out / 'mlflow.db').resolve()} (artifacts {plan.out / 'mlartifacts'})"
+    lines.append(f"mlflow: {mask_url(uri)}")
+    lines.append("dry run: nothing was written")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(0)
