@@ -122,6 +122,7 @@ class SmallCNN(nn.Module):
 
 @MODELS.register("small-cnn", summary="3-block CNN with global pooling for small images (8×8 to 32×32)")
 def small_cnn(input_shape: tuple[int, ...], num_outputs: int, *, width: int = 32) -> nn.Module:
+    """:class:`SmallCNN` with ``width`` channels in the first block (the fast recipe of image sets)."""
     _require(len(input_shape) == 3, f"model small-cnn needs (C, H, W) inputs, got input_shape={input_shape}")
     _require(width >= 1, f"model small-cnn: width must be >= 1, got {width}")
     return SmallCNN(input_shape[0], num_outputs, width)
@@ -151,6 +152,7 @@ class CNN1D(nn.Module):
 
 @MODELS.register("cnn1d", summary="1-D CNN for MNIST-1D sequences (1×40)")
 def cnn1d(input_shape: tuple[int, ...], num_outputs: int, *, width: int = 32) -> nn.Module:
+    """:class:`CNN1D` for (L,) or (C, L) inputs (MNIST-1D: (1, 40))."""
     _require(len(input_shape) in (1, 2), f"model cnn1d needs (L,) or (C, L) inputs, got {input_shape}")
     channels, length = (1, input_shape[0]) if len(input_shape) == 1 else input_shape
     return CNN1D(channels, length, num_outputs, width)
@@ -184,6 +186,7 @@ class LeNet(nn.Module):
 
 @MODELS.register("lenet", summary="LeNet-5 variant of the DiscrimLoss MNIST recipe (28×28)")
 def lenet(input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+    """:class:`LeNet` exactly as spec c.1 (fc1 has 256 inputs on 28×28 images)."""
     _require(len(input_shape) == 3, f"model lenet needs (C, H, W) inputs, got input_shape={input_shape}")
     return LeNet((input_shape[0], input_shape[1], input_shape[2]), num_outputs)
 
@@ -243,6 +246,7 @@ class WideResNet(nn.Module):
 def wrn_28_10(
     input_shape: tuple[int, ...], num_outputs: int, *, depth: int = 28, widen: int = 10
 ) -> nn.Module:
+    """:class:`WideResNet` (spec c.2); ``depth``/``widen`` exist so that tests can build a tiny one."""
     _require(
         depth >= 10 and (depth - 4) % 6 == 0, f"model wrn-28-10: depth must be 6n+4 with n >= 1, got {depth}"
     )
@@ -341,6 +345,7 @@ def lstm_digitsum(
     hidden: int = 256,
     train_state: str = "random",
 ) -> nn.Module:
+    """:class:`DigitSumLSTM` (spec c.4); ``train_state="zero"`` also drops the random states in training."""
     _require(
         num_outputs == 1, f"model lstm-digitsum is a regressor (1 output), got num_outputs={num_outputs}"
     )
@@ -361,7 +366,7 @@ class BertMultipleChoice(nn.Module):
     """Wraps transformers' ``BertForMultipleChoice`` so that it maps one tensor to (B, choices) logits.
 
     Input: (B, choices, L) int64 token ids (attention mask = ids != ``pad_token_id``), or
-    (B, choices, 3, L) stacking ids, attention mask and token-type ids.
+    (B, 3, choices, L) stacking ids, attention mask and token-type ids (the WikiHow adapter's layout).
     """
 
     def __init__(self, model: nn.Module, pad_token_id: int) -> None:
@@ -372,7 +377,7 @@ class BertMultipleChoice(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.long()
         if x.dim() == 4:
-            ids, mask, types = x[:, :, 0], x[:, :, 1], x[:, :, 2]
+            ids, mask, types = (x[:, i].contiguous() for i in range(3))
         else:
             ids, mask, types = x, (x != self.pad_token_id).long(), torch.zeros_like(x)
         out = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types)
@@ -396,10 +401,14 @@ def bert_mc(
         raise HyperparameterError(
             "model bert-mc needs the 'transformers' package: pip install 'discrimbench[text]'"
         ) from None
-    _require(len(input_shape) in (2, 3), f"model bert-mc needs (choices, L) inputs, got {input_shape}")
     _require(
-        input_shape[0] == num_outputs,
-        f"model bert-mc: num_outputs must equal the number of choices {input_shape[0]}, got {num_outputs}",
+        len(input_shape) in (2, 3),
+        f"model bert-mc needs (choices, L) or (3, choices, L) inputs, got {input_shape}",
+    )
+    choices = input_shape[-2]
+    _require(
+        choices == num_outputs,
+        f"model bert-mc: num_outputs must equal the number of choices {choices}, got {num_outputs}",
     )
     if pretrained is not None:
         try:

@@ -1,0 +1,267 @@
+"""The training engine: one run, start to finish (``train_run``, contract in docs/contracts.md).
+
+The engine owns the loop, the data, the model optimisers and schedules, and evaluation; the method owns
+its loss and its extra state. The engine never branches on a method's name: it builds ``method.n_models``
+models and calls the method's hooks. Data stay on the device and are indexed by shuffled index tensors;
+the training loss is accumulated on the device and read, with every other metric, once per epoch.
+
+Seeds: :func:`benchmark.seeding.seed_streams` splits ``spec.seed`` into noise / split (used by
+``benchmark.data.prepare``), init (model initialisation) and order (data order, augmentation, dropout and
+any other draw from the global torch RNG during training). The global RNG state of the caller is restored.
+
+Evaluation (validation, test, memorisation) uses model 0 under ``torch.no_grad`` in eval mode; for
+Co-teaching that is the first network (the official code reports both; they behave alike). Memorisation
+re-predicts the non-augmented training set each epoch, only when some training labels are corrupted.
+``train/loss`` is the mean over batches of the objective the method back-propagates.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from baselines._base import LossMethod, MethodContext
+from benchmark.data._base import PreparedData, Recipe
+from benchmark.engine.batching import Inputs, index_batches
+from benchmark.engine.device import peak_memory_mb, reset_peak_memory, resolve_device
+from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, mae
+from benchmark.engine.optim import build_optimizer
+from benchmark.engine.recipe import resolve_recipe
+from benchmark.engine.schedules import Schedule
+from benchmark.engine.summary import summarise_history
+from benchmark.errors import HyperparameterError
+from benchmark.models import build_model
+from benchmark.registry import METHODS, load_builtin_components
+from benchmark.runs import RunResult, RunSpec
+from benchmark.seeding import seed_streams
+
+__all__ = ["SELECTIONS", "train_run"]
+
+SELECTIONS = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def train_run(
+    spec: RunSpec,
+    data: PreparedData | None = None,
+    hardness: np.ndarray | None = None,
+    selection: str = "noisy-val",
+    on_epoch: EpochCallback | None = None,
+    progress: bool = False,
+) -> RunResult:
+    """Train one run and return its metrics; a diverging run returns ``status="failed"`` with a reason.
+
+    Args:
+        spec: what to run. data: a PreparedData to reuse (else prepared from ``spec``).
+        hardness: (n_train,) larger = harder; overrides the dataset's ``Split.hardness``.
+        selection: which per-epoch series picks the best epoch (``SELECTIONS``; ties → earliest).
+        on_epoch: called after each epoch with (epoch, metrics); its exceptions propagate.
+        progress: show a tqdm bar on stderr.
+
+    Raises:
+        DiscrimBenchError: bad names, hyperparameters, recipe overrides or device (before training).
+    """
+    if selection not in SELECTIONS:
+        raise HyperparameterError(
+            f"selection={selection!r} is not allowed (allowed: {', '.join(SELECTIONS)})"
+        )
+    load_builtin_components()
+    method_cls: type[LossMethod] = METHODS.get(spec.method)
+    params = method_cls.make_params(spec.params)
+    device = resolve_device(spec.device)
+    if data is None:
+        from benchmark.data import prepare
+
+        data = prepare(
+            spec.dataset,
+            spec.noise,
+            spec.rate,
+            spec.seed,
+            noise_params=spec.noise_params,
+            dataset_kwargs=spec.dataset_kwargs,
+            val_fraction=spec.val_fraction,
+            data_root=spec.data_root,
+            recipe_kind=spec.recipe_kind,
+            download=False,
+        )
+    recipe = resolve_recipe(data.recipe, spec.recipe, spec.epochs)
+    streams = seed_streams(spec.seed)
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(streams.init)
+        n_out = data.num_classes if data.task == "classification" and data.num_classes else 1
+        models = [
+            build_model(recipe.model, data.input_shape, n_out, **recipe.model_kwargs).to(device)
+            for _ in range(method_cls.n_models)
+        ]
+        torch.manual_seed((streams.order + 1) % 2**63)
+        ctx = MethodContext(
+            task=data.task,
+            num_classes=data.num_classes,
+            n_train=len(data.train),
+            epochs=recipe.epochs,
+            device=device,
+            noise_rate=spec.rate,
+            regression_loss=recipe.regression_loss,
+        )
+        method = method_cls(params, ctx)
+        return _Loop(spec, data, recipe, device, models, method, hardness, streams.order).run(
+            selection, on_epoch, progress
+        )
+
+
+class _Loop:
+    """The state of one run between setup and summary (kept small: one method per phase)."""
+
+    def __init__(
+        self,
+        spec: RunSpec,
+        data: PreparedData,
+        recipe: Recipe,
+        device: torch.device,
+        models: list[torch.nn.Module],
+        method: LossMethod,
+        hardness: np.ndarray | None,
+        order_seed: int,
+    ) -> None:
+        self.spec, self.data, self.recipe, self.device = spec, data, recipe, device
+        self.models, self.method = models, method
+        self.metric = "acc" if data.task == "classification" else "mae"
+        self.optimizers = [build_optimizer(recipe, m.parameters()) for m in models]
+        norm = (recipe.normalize_mean, recipe.normalize_std)
+        self.train_x = Inputs(data.train.x, device, *norm, recipe.augment, recipe.crop_padding)
+        self.val_x = Inputs(data.val.x, device, *norm)
+        self.test_x = Inputs(data.test.x, device, *norm)
+        self.train_plain = Inputs(data.train.x, device, *norm) if recipe.augment != "none" else self.train_x
+        to = lambda t: torch.as_tensor(t).to(device)  # noqa: E731
+        self.y_train, self.y_train_clean = to(data.train.y), to(data.train_clean_y)
+        self.y_val, self.y_val_clean, self.y_test = to(data.val.y), to(data.val_clean_y), to(data.test.y)
+        self.corrupted = to(data.train_mask).bool()
+        self.any_corrupted = bool(self.corrupted.any())  # no memorisation pass when nothing is corrupted
+        hard = hardness if hardness is not None else data.train.hardness
+        self.hard_clean = None if hard is None else hard_clean_mask(to(hard).float(), self.corrupted)
+        self.order = torch.Generator().manual_seed(order_seed)
+        n_batches = len(
+            index_batches(len(data.train), recipe.batch_size, torch.Generator(), torch.device("cpu"))
+        )
+        self.schedule = Schedule.from_recipe(recipe, n_batches)
+
+    # ---- phases ---------------------------------------------------------------------------------
+
+    def run(self, selection: str, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
+        reset_peak_memory(self.device)
+        history: list[dict[str, float]] = []
+        train_s: list[float] = []
+        status, reason, start = "ok", None, time.perf_counter()
+        bar = tqdm(range(self.recipe.epochs), disable=not progress, file=sys.stderr, desc=self.spec.method)
+        for epoch in bar:
+            t0 = time.perf_counter()
+            loss = self._train_epoch(epoch)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            train_s.append(time.perf_counter() - t0)
+            if not math.isfinite(loss):
+                status, reason = "failed", f"training loss is {loss} at epoch {epoch} (diverged)"
+                break
+            row = self._evaluate(epoch, loss)
+            row["time/epoch_s"] = time.perf_counter() - t0
+            history.append(row)
+            bar.set_postfix(
+                {k.split("/", 1)[1]: f"{v:.3g}" for k, v in row.items() if k[:4] in ("trai", "val/")}
+            )
+            if on_epoch is not None:
+                on_epoch(epoch, dict(row))
+        bar.close()
+        return self._summarise(history, status, reason, selection, time.perf_counter() - start, train_s)
+
+    def _train_epoch(self, epoch: int) -> float:
+        """One pass over the shuffled training set; returns the mean objective (one host read)."""
+        self.method.on_epoch_start(epoch, self._predict_train)
+        for model in self.models:
+            model.train()
+        batches = index_batches(len(self.y_train), self.recipe.batch_size, self.order, self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        per_it = self.schedule.per_iteration
+        for it, (idx, x) in enumerate(self.train_x.train_batches(batches)):
+            if per_it or it == 0:
+                self.schedule.apply(self.optimizers, epoch, it)
+            step = self.method.loss([m(x) for m in self.models], self.y_train[idx], idx, epoch)
+            objective = step.objective()
+            for opt in self.optimizers:
+                opt.zero_grad(set_to_none=True)
+            objective.backward()
+            if self.recipe.grad_clip is not None:
+                for model in self.models:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), self.recipe.grad_clip)
+            for opt in self.optimizers:
+                opt.step()
+            self.method.after_step()
+            loss_sum += objective.detach()
+        return float(loss_sum) / max(1, len(batches))
+
+    @torch.no_grad()
+    def _predict(self, model: torch.nn.Module, inputs: Inputs) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size)]
+        model.train(was_training)
+        return torch.cat(parts) if parts else torch.empty(0, device=self.device)
+
+    def _predict_train(self) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
+        """Outputs of every model on the (non-augmented) training set in index order, and noisy targets."""
+        return [self._predict(m, self.train_plain) for m in self.models], self.y_train
+
+    def _evaluate(self, epoch: int, train_loss: float) -> dict[str, float]:
+        """All per-epoch metrics of model 0, stacked on the device and read back at once."""
+        model, m = self.models[0], self.metric
+        score = accuracy if m == "acc" else mae
+        val_out = self._predict(model, self.val_x)
+        values: dict[str, torch.Tensor] = {
+            f"val/{m}": score(val_out, self.y_val),
+            f"val/{m}_clean": score(val_out, self.y_val_clean),
+            f"test/{m}": score(self._predict(model, self.test_x), self.y_test),
+        }
+        nan = torch.tensor(math.nan, device=self.device)
+        values["memo/noisy_acc"] = values["memo/true_acc"] = nan
+        if m == "acc" and self.any_corrupted:
+            train_out = self._predict(model, self.train_plain)[self.corrupted]
+            values["memo/noisy_acc"] = accuracy(train_out, self.y_train[self.corrupted])
+            values["memo/true_acc"] = accuracy(train_out, self.y_train_clean[self.corrupted])
+        weights = self.method.sample_weights()
+        values["diag/auroc_noisy_clean"] = values["diag/auroc_noisy_hard"] = nan
+        if weights is not None:
+            values["diag/auroc_noisy_clean"] = auroc(-weights.detach(), self.corrupted)
+            if self.hard_clean is not None:
+                keep = self.corrupted | self.hard_clean
+                values["diag/auroc_noisy_hard"] = auroc(-weights.detach()[keep], self.corrupted[keep])
+        read = torch.stack([v.double().reshape(()) for v in values.values()]).tolist()
+        return {"epoch": float(epoch), "train/loss": train_loss, **dict(zip(values, read, strict=True))}
+
+    def _summarise(
+        self, history: list[dict[str, float]], status: str, reason: str | None, selection: str,
+        wall: float, train_s: list[float],
+    ) -> RunResult:  # fmt: skip
+        higher = self.metric == "acc"
+        weights = self.method.sample_weights()
+        return RunResult(
+            spec=self.spec, status=status, metric=self.metric, higher_is_better=higher,  # type: ignore[arg-type]
+            history=history, reason=reason,
+            **summarise_history(history, self.metric, SELECTIONS[selection].format(m=self.metric), higher),  # type: ignore[arg-type]
+            realised_rate=float(self.data.realised_rate), noisy_labels_sha256=self.data.noisy_labels_sha256,
+            wall_time_s=wall, samples_per_s=len(self.y_train) * len(train_s) / max(sum(train_s), 1e-12),
+            peak_memory_mb=peak_memory_mb(self.device), device=str(self.device),
+            sample_weights=None if weights is None else weights.detach().cpu().numpy(),
+            extra={
+                "selection": selection, "recipe": asdict(self.recipe),
+                "method_params": self.method.params.model_dump(), "n_train": len(self.y_train),
+                "n_val": len(self.y_val), "n_test": len(self.y_test), "train_phase_s": train_s,
+                "torch": torch.__version__,
+            },
+        )  # fmt: skip
