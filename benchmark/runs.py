@@ -90,11 +90,12 @@ class RunResult:
     peak_memory_mb: float = math.nan
     device: str = "cpu"
     sample_weights: Any = None  # (n_train,) numpy array or None, not serialised to JSON
+    hardness: Any = None  # (n_train,) mean training loss per sample over epochs (numpy), not in JSON
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (NaN → None); per-sample weights are left out."""
-        out = {k: v for k, v in asdict(self).items() if k != "sample_weights"}
+        """JSON-safe dict (NaN → None); per-sample arrays are left out."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("sample_weights", "hardness")}
         return _json_safe(out)
 
 
@@ -130,6 +131,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "status",  # ok | failed
     "reason",
     "epochs",
+    "model",  # model of the recipe (reference numbers only join on the same model)
     "n_trials",  # tuning budget of the cell
     "params",  # JSON object of the hyperparameters used
     "noisy_labels_sha256",

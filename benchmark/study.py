@@ -33,7 +33,7 @@ import optuna
 from optuna.trial import TrialState
 
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
-from benchmark.errors import StudyConfigError
+from benchmark.errors import StudyConfigError, output_error
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
 from benchmark.tracking import NullTracker, Tracker, make_tracker, mask_url
 from benchmark.tuning import (
@@ -310,7 +310,7 @@ class _Worker:
         return np.load(path) if path.exists() else None
 
     def _save_hardness(self, dataset: str, seed: int, result: RunResult, run_id: str | None) -> None:
-        values = result.extra.get("hardness")
+        values = result.hardness
         path = self._hardness_path(dataset, seed)
         if values is None or path.exists():
             return
@@ -420,6 +420,7 @@ def result_row(
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
+        "model": result.extra.get("recipe", {}).get("model", ""),
         "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
@@ -536,9 +537,34 @@ def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
     path = plan.out / "results.csv"
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     tmp = path.with_name(f".results.{os.getpid()}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    _atomic_write(tmp, path, lambda: frame.to_csv(tmp, index=False))
     return path
+
+
+def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
+    """``write()`` the temporary file, then rename it over ``path``; on failure (disk full, read-only)
+    remove the temporary file, leave ``path`` as it was and raise :class:`OutputError`."""
+    try:
+        write()
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise output_error(exc, path) from None
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` and prove it writable before any work starts.
+
+    Raises:
+        OutputError: the folder cannot be created or written.
+    """
+    probe = folder / f".write-probe.{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise output_error(exc, f"the output folder {folder}") from None
 
 
 def environment() -> dict[str, Any]:
@@ -606,8 +632,7 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
     }  # fmt: skip
     path = plan.out / "study.json"
     tmp = path.with_name(f".study.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str))
-    os.replace(tmp, path)
+    _atomic_write(tmp, path, lambda: tmp.write_text(json.dumps(payload, indent=2, default=str)))
     return path
 
 
@@ -634,7 +659,7 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
     from tqdm import tqdm
 
     started = time.time()
-    plan.out.mkdir(parents=True, exist_ok=True)
+    check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out)
     setup_storage(plan, tracker)
     storage = _open(plan)

@@ -148,6 +148,9 @@ class _Loop:
         hard = hardness if hardness is not None else data.train.hardness
         self.hard_clean = None if hard is None else hard_clean_mask(to(hard).float(), self.corrupted)
         self.order = torch.Generator().manual_seed(order_seed)
+        # Σ over epochs of each training sample's task loss (model 0) as seen in its step: divided by the
+        # epochs, a per-sample hardness (area under the loss curve) that costs one index_add per step.
+        self.loss_area = torch.zeros(len(data.train), device=device, dtype=torch.float64)
         n_batches = len(
             index_batches(len(data.train), recipe.batch_size, torch.Generator(), torch.device("cpu"))
         )
@@ -204,6 +207,7 @@ class _Loop:
                 opt.step()
             self.method.after_step()
             loss_sum += objective.detach()
+            self.loss_area.index_add_(0, idx, step.task_loss[0].detach().to(torch.float64))
         return float(loss_sum) / max(1, len(batches))
 
     @torch.no_grad()
@@ -258,6 +262,7 @@ class _Loop:
             wall_time_s=wall, samples_per_s=len(self.y_train) * len(train_s) / max(sum(train_s), 1e-12),
             peak_memory_mb=peak_memory_mb(self.device), device=str(self.device),
             sample_weights=None if weights is None else weights.detach().cpu().numpy(),
+            hardness=(self.loss_area / max(1, len(train_s))).cpu().numpy() if history else None,
             extra={
                 "selection": selection, "recipe": asdict(self.recipe),
                 "method_params": self.method.params.model_dump(), "n_train": len(self.y_train),

@@ -31,7 +31,7 @@ def test_json_output_is_one_object_with_the_run_result_schema(
     assert code == 0
     assert len(out.strip().splitlines()) == 1
     result = json.loads(out)
-    fields = {f.name for f in dataclasses.fields(RunResult)} - {"sample_weights"}
+    fields = {f.name for f in dataclasses.fields(RunResult)} - {"sample_weights", "hardness"}
     assert set(result) == fields
     assert result["status"] == "ok" and result["metric"] == "acc" and len(result["history"]) == 2
     assert result["spec"]["params"] == {"q": 0.5}

@@ -46,6 +46,22 @@ def test_results_csv_has_one_row_per_repeat(tiny_run: Path) -> None:
     assert frame.groupby(["rate", "seed"])["noisy_labels_sha256"].nunique().eq(1).all()
     assert frame.loc[frame["rate"] == 0.4, "realised_rate"].between(0.3, 0.5).all()
     assert frame["epochs"].eq(1).all()
+    assert frame["model"].eq("mlp").all()  # the digits fast recipe
+
+
+def test_clean_ce_runs_provide_hardness_for_the_other_cells(tiny_run: Path) -> None:
+    """The rate-0 CE repeats write a per-sample hardness that the noisy cells' diagnostics use."""
+    import numpy as np
+
+    frame = pd.read_csv(tiny_run / "results.csv")
+    for seed in (1, 2):
+        hardness = np.load(tiny_run / "hardness" / "digits" / f"seed-{seed}.npy")
+        assert hardness.ndim == 1 and len(hardness) > 1000 and np.isfinite(hardness).all()
+        assert hardness.min() >= 0.0 and hardness.std() > 0.0  # mean CE loss per sample, not constant
+    noisy = frame[(frame["rate"] == 0.4) & (frame["method"] == "gce")]
+    assert noisy["auroc_noisy_hard"].notna().all()
+    clean = frame[frame["rate"] == 0.0]
+    assert clean["auroc_noisy_hard"].isna().all()  # nothing is corrupted at rate 0
 
 
 def test_study_json_and_optuna_store(tiny_run: Path) -> None:
