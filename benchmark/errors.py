@@ -12,6 +12,7 @@ __all__ = [
     "DiscrimBenchError",
     "HyperparameterError",
     "NoiseGenerationError",
+    "OutputError",
     "StudyConfigError",
     "TrackingError",
     "UnknownComponentError",
@@ -48,3 +49,22 @@ class DataCorruptError(DiscrimBenchError, ValueError):
 
 class TrackingError(DiscrimBenchError, RuntimeError):
     """Raised when an Optuna storage or MLflow tracking store cannot be used."""
+
+
+class OutputError(DiscrimBenchError, RuntimeError):
+    """Raised when an output folder or file cannot be written (read-only, permissions, no space left).
+
+    Writers use temporary files and atomic renames, so what was recorded before stays intact.
+    """
+
+
+WRITE_ERRNOS = frozenset({1, 13, 28, 30, 122})  # EPERM, EACCES, ENOSPC, EROFS, EDQUOT
+
+
+def output_error(exc: OSError, target: object) -> OutputError:
+    """The one-line :class:`OutputError` for an ``OSError`` raised while writing ``target``."""
+    reason = exc.strerror or str(exc)
+    return OutputError(
+        f"cannot write {target}: {reason} (errno {exc.errno}); free space or fix permissions, or pass "
+        "another --out; files already written are unchanged"
+    )

@@ -201,6 +201,17 @@ def _holds(dist: Any, value: Any) -> bool:
     return isinstance(value, int | float) and dist.low <= value <= dist.high
 
 
+def masked(value: Any) -> Any:
+    """``value`` with the password of every URL in it replaced by ``***`` (what is logged or written)."""
+    if isinstance(value, str):
+        return mask_url(value)
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v) for v in value]
+    return value
+
+
 def _cell_tags(cell: Cell) -> dict[str, str]:
     return {
         "discrimbench.study": cell.study,
@@ -259,7 +270,7 @@ class _Worker:
         name = f"{cell.cell_id}/{role}/" + (f"{trial.number}" if trial is not None else f"seed{seed}")
         run_id = self.tracker.start(parent, name, tags, {**params, "seed": seed})
         config = {"spec": spec.to_dict(), "cell": cell.cell_id, "selection": cell.selection}
-        self.tracker.log_json(run_id, "config.json", {**config, "study": self.plan.study.raw})
+        self.tracker.log_json(run_id, "config.json", {**config, "study": masked(self.plan.study.raw)})
         self.tracker.log_json(run_id, "noise_manifest.json", {
             "noise": cell.noise, "rate": cell.rate, "realised_rate": data.realised_rate,
             "transition": data.transition, "noisy_labels_sha256": data.noisy_labels_sha256,
@@ -623,7 +634,7 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
     selections = plan.study.config.tuning.selections()
     payload = {
         "study": plan.study.name, "source": plan.study.source,
-        "config": plan.study.config.model_dump(mode="json"),
+        "config": masked(plan.study.config.model_dump(mode="json")),
         "selection": selections,
         "selection_warning": _ORACLE_NOTE if "test-oracle" in selections else None,
         "storage": {"optuna": mask_url(plan.storage_url), "mlflow": mask_url(plan.tracking_uri) or "default"},

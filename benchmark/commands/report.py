@@ -25,9 +25,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchmark.errors import WRITE_ERRNOS, output_error
     from benchmark.report import make_report  # heavy imports (matplotlib, scipy) only when chosen
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    out = make_report(args.study, formats=formats, references=args.reference, out=args.out)
+    try:
+        out = make_report(args.study, formats=formats, references=args.reference, out=args.out)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise output_error(exc, exc.filename or args.out or "the report folder") from None
     print(f"report written to {out}")
     return 0

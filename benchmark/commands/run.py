@@ -40,12 +40,39 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from benchmark.study import run_study
 
-    summary = run_study(plan, report=not args.no_report, progress=not args.quiet)
+    try:
+        summary = run_study(plan, report=not args.no_report, progress=not args.quiet)
+    except Exception as exc:
+        mapped = _storage_error(exc, plan.storage_url)
+        if mapped is exc:
+            raise
+        raise mapped from None
     print(f"results: {summary['results']} ({summary['rows']} rows)")
     print(f"study:   {plan.out / 'study.json'}")
     if summary.get("report"):
         print(f"report:  {summary['report']}")
     return 0
+
+
+def _storage_error(exc: Exception, url: str) -> Exception:
+    """A lost or failing storage connection (database restarted, network) becomes one clean line; any other
+    exception is returned unchanged (and re-raised by the caller)."""
+    import optuna
+    import sqlalchemy.exc
+
+    from benchmark.errors import TrackingError
+    from benchmark.tracking import mask_url
+
+    if not isinstance(exc, sqlalchemy.exc.SQLAlchemyError | optuna.exceptions.StorageInternalError):
+        return exc
+    cause = (
+        exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ else exc
+    )
+    reason = " ".join(str(getattr(cause, "orig", None) or cause).split())[:200]
+    return TrackingError(
+        f"lost the Optuna storage {mask_url(url)} ({type(cause).__name__}: {mask_url(reason)}); "
+        "finished trials are kept: re-run the same command to resume"
+    )
 
 
 def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]

@@ -1,0 +1,255 @@
+"""Performance measurements shared by ``discrimbench bench`` and the scripts in ``benchmarks/``.
+
+Every figure is a ratio measured side by side in one invocation (so that machine load hits both sides
+alike) or an absolute number printed with the machine it was measured on. Study-level figures run the
+real CLI in subprocesses (what a user waits for), interleaving the two configurations and keeping the
+fastest of each, the least disturbed measurement on a shared machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "GROUPS",
+    "REDUCED_STUDY",
+    "Figure",
+    "machine",
+    "measure",
+    "run_study_cli",
+    "time_study",
+]
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The quick preset cut to a few cells with the same per-run logging (a reduced study, labelled as such).
+REDUCED_STUDY: dict[str, Any] = {
+    "name": "quick-reduced",
+    "description": "quick preset reduced: digits, sym-excl 0.2/0.4, ce/gce/discrimloss, 2 seeds, 2 trials",
+    "datasets": {"digits": {}},
+    "noises": {"sym-excl": {"rates": [0.2, 0.4]}},
+    "methods": ["ce", "gce", "discrimloss"],
+    "seeds": [1, 2],
+    "tuning": {"n_trials": 2, "sampler_seed": 0, "pruner": "median", "selection": "noisy-val"},
+    "training": {"epochs": 4, "device": "cpu", "threads": 1, "recipe_kind": "fast"},
+}
+
+
+@dataclass
+class Figure:
+    """One measured figure and its target.
+
+    Attributes:
+        name: stable key, e.g. ``tracking/none``.
+        value: the measurement (a ratio or seconds); None when skipped.
+        target: the bound the issue sets; None for figures that are only reported.
+        op: ``<=`` (value must not exceed target) or ``>=``.
+        unit: ``x`` for ratios, ``s``, ``MiB``, ``%``.
+        note: how it was measured or why it was skipped.
+    """
+
+    name: str
+    value: float | None
+    target: float | None = None
+    op: str = "<="
+    unit: str = "x"
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        """PASS / FAIL against the target, ``info`` without one, ``skipped`` without a value."""
+        if self.value is None:
+            return "skipped"
+        if self.target is None:
+            return "info"
+        ok = self.value <= self.target if self.op == "<=" else self.value >= self.target
+        return "PASS" if ok else "FAIL"
+
+    def line(self) -> str:
+        """The console line: name, value, target and verdict."""
+        value = "-" if self.value is None else f"{self.value:.3f}{self.unit}"
+        target = "" if self.target is None else f"(target {self.op} {self.target:g}{self.unit})"
+        return f"{self.name:<22} {value:>12}  {target:<18} {self.verdict:<7} {self.note}".rstrip()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": self.verdict}
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on (absolute times mean nothing without it)."""
+    import torch
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+# ---- running the CLI on a study in a subprocess ---------------------------------------------------------
+
+
+def run_study_cli(
+    study: Path | str, out: Path, extra: Sequence[str] = (), timeout: float = 3600
+) -> tuple[float, float]:
+    """Run ``discrimbench run`` in a fresh process; returns (wall seconds, peak RSS in MiB).
+
+    Peak RSS is the largest resident set of the command or any worker it spawned and waited for
+    (``wait4`` reports the maximum over the reaped process tree).
+
+    Raises:
+        RuntimeError: the command failed (its stderr tail is in the message).
+    """
+    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(study), "--out", str(out), "--no-report",
+           "--quiet", *extra]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=str(out.parent))
+        deadline = t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"{' '.join(cmd)} timed out after {timeout:.0f} s")
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-1500:]
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {tail}")
+    return wall, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+
+
+def time_study(
+    configs: dict[str, Sequence[str]], study: dict[str, Any] | str, repeats: int = 1
+) -> dict[str, dict[str, list[float]]]:
+    """Run the same study under several CLI flag sets, interleaved, each in a fresh folder.
+
+    Args:
+        configs: label → extra CLI flags (e.g. ``{"mlflow": [], "none": ["--tracking-uri", "none"]}``).
+        study: a study mapping (written to a temporary YAML file) or a preset name.
+        repeats: rounds; every round runs every configuration once.
+
+    Returns:
+        label → ``{"wall_s": [...], "rss_mib": [...]}``.
+    """
+    out: dict[str, dict[str, list[float]]] = {k: {"wall_s": [], "rss_mib": []} for k in configs}
+    with tempfile.TemporaryDirectory(prefix="discrimbench-bench-") as tmp:
+        root = Path(tmp)
+        source: str | Path = study if isinstance(study, str) else root / "study.yaml"
+        if not isinstance(study, str):
+            Path(source).write_text(yaml.safe_dump(study, sort_keys=False))
+        for r in range(repeats):
+            for label, flags in configs.items():
+                wall, rss = run_study_cli(source, root / f"{label}-{r}", flags)
+                out[label]["wall_s"].append(wall)
+                out[label]["rss_mib"].append(rss)
+    return out
+
+
+# ---- the figures -----------------------------------------------------------------------------------------
+
+
+def _load_script(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (a folder of scripts, not a package)."""
+    path = REPO / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_discrimbench_benchmarks_{name}", path)
+    if spec is None or spec.loader is None:  # pragma: no cover - the file ships with the repository
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def engine_figures(quick: bool = False) -> list[Figure]:
+    """Engine vs a plain loop, and each method's step vs CE (``benchmarks/engine.py``)."""
+    engine = _load_script("engine")
+    res = engine.run_engine_benchmark(epochs=3, repeats=2 if quick else 5)
+    note = f"{res['setup']['dataset']} {res['setup']['model']} bs {res['setup']['batch_size']}, train phase"
+    return [
+        Figure(
+            name, float(value), float(res["targets"][name]), "<=", "x", note, dict(res["train_s_per_epoch"])
+        )
+        for name, value in res["ratios"].items()
+    ]
+
+
+def tracking_figures(quick: bool = False) -> list[Figure]:
+    """MLflow logging vs ``--tracking-uri none`` on the reduced quick study."""
+    res = time_study({"none": ["--tracking-uri", "none"], "mlflow": []}, REDUCED_STUDY, 1 if quick else 2)
+    best = {k: min(v["wall_s"]) for k, v in res.items()}
+    note = f"reduced quick study, mlflow {best['mlflow']:.1f} s vs none {best['none']:.1f} s"
+    return [Figure("tracking/none", best["mlflow"] / best["none"], 1.10, "<=", "x", note, res)]
+
+
+def workers_figures(quick: bool = False) -> list[Figure]:
+    """``--workers 2`` vs ``--workers 1`` (journal storage both times, tracking on)."""
+    study = {**REDUCED_STUDY, "methods": ["ce", "gce", "superloss", "discrimloss"]}
+    res = time_study({"w1": ["--workers", "1"], "w2": ["--workers", "2"]}, study, 1)
+    best = {k: min(v["wall_s"]) for k, v in res.items()}
+    note = f"reduced quick study (4 methods), 1 worker {best['w1']:.1f} s, 2 workers {best['w2']:.1f} s"
+    return [Figure("workers/speedup", best["w1"] / best["w2"], 1.6, ">=", "x", note, res)]
+
+
+def quick_figures(quick: bool = False) -> list[Figure]:
+    """Wall time and peak RSS of the quick study (the reduced one with ``quick=True``)."""
+    study: dict[str, Any] | str = REDUCED_STUDY if quick else "quick"
+    label = "reduced quick study" if quick else "quick preset"
+    res = time_study({"run": []}, study, 1)["run"]
+    return [
+        Figure("quick/wall", res["wall_s"][0], None, "<=", "s", label),
+        Figure("quick/peak_rss", res["rss_mib"][0], None, "<=", "MiB", label),
+    ]
+
+
+def gpu_figures(quick: bool = False) -> list[Figure]:
+    """CIFAR-10 WRN-28-10 epoch time and GPU utilisation (``benchmarks/gpu.py``); skipped without CUDA."""
+    gpu = _load_script("gpu")
+    res = gpu.run_gpu_benchmark(steps=20 if quick else None)
+    if res.get("skipped"):
+        return [Figure("gpu/wrn_epoch", None, None, "<=", "s", res["skipped"])]
+    note = f"{res['device']}, bs {res['batch_size']}, synthetic CIFAR-10-shaped data"
+    return [
+        Figure("gpu/wrn_epoch", res["epoch_s"], None, "<=", "s", note),
+        Figure("gpu/utilisation", res["utilisation"], None, "<=", "%", note),
+    ]
+
+
+GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
+    "engine": engine_figures,
+    "tracking": tracking_figures,
+    "workers": workers_figures,
+    "quick": quick_figures,
+    "gpu": gpu_figures,
+}
+
+
+def measure(only: Sequence[str] | None = None, quick: bool = False) -> list[Figure]:
+    """Measure the chosen groups (all by default), in a fixed order."""
+    names = list(GROUPS) if not only else [g for g in GROUPS if g in set(only)]
+    figures: list[Figure] = []
+    for name in names:
+        figures.extend(GROUPS[name](quick))
+    return figures

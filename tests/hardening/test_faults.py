@@ -1,0 +1,205 @@
+"""Faults: SIGKILL at seeded random moments then resume, local workers, and an output folder that cannot be
+written (read-only or full): one clear line, exit 2, and nothing already recorded changes."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from ._helpers import ENV, VOLATILE, run_cmd, snapshot, write_study
+
+
+def _assert_same_results(out: Path, reference: Path) -> None:
+    got = pd.read_csv(out / "results.csv").drop(columns=VOLATILE)
+    pd.testing.assert_frame_equal(got, pd.read_csv(reference / "results.csv").drop(columns=VOLATILE))
+
+
+def _assert_exactly_once(storage: str) -> None:
+    """Every budget slot COMPLETE once, every seed's result stored once, nothing else counted."""
+    budgets = {"ce": 1, "gce": 2}
+    summaries = optuna.get_all_study_summaries(storage)
+    assert len(summaries) == 4
+    for summary in summaries:
+        trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
+        real = [t for t in trials if not t.user_attrs.get("discrimbench.surplus")]
+        if summary.study_name.endswith("/repeats"):
+            seeds = [t.params["seed"] for t in real if "discrimbench.result" in t.user_attrs]
+            assert sorted(seeds) == [1, 2], summary.study_name
+        else:
+            done = [t for t in real if t.state == optuna.trial.TrialState.COMPLETE]
+            slots = sorted(t.user_attrs["discrimbench.slot"] for t in done)
+            assert slots == list(range(budgets[summary.study_name.split("/")[-2]])), summary.study_name
+
+
+def test_three_seeded_sigkills_then_resume_equal_an_uninterrupted_run(
+    finished_study: Path, tmp_path: Path
+) -> None:
+    rng = random.Random(20231)
+    study = write_study(tmp_path)
+    out = tmp_path / "out"
+    kills = 0
+    for _ in range(3):
+        proc = subprocess.Popen(
+            run_cmd(study, out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.time() + 120
+        while not (out / "optuna.db").exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.2, 2.5))  # a seeded random moment after the stores exist
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert "Traceback" not in err, err[-2000:]
+    assert kills >= 2, "the study finished before it could be killed twice"
+    done = subprocess.run(run_cmd(study, out), env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _assert_same_results(out, finished_study)
+    _assert_exactly_once(f"sqlite:///{out / 'optuna.db'}")
+    from mlflow.tracking import MlflowClient  # the MLflow store stays readable
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("small").experiment_id], max_results=1000)
+    by_id = {r.info.run_id: r for r in runs}
+    for run_id in pd.read_csv(out / "results.csv")["mlflow_run_id"]:
+        assert by_id[run_id].info.status == "FINISHED"
+        assert by_id[run_id].data.tags["discrimbench.role"] == "repeat"
+
+
+def test_two_local_workers_equal_one(finished_study: Path, tmp_path: Path) -> None:
+    study = write_study(tmp_path)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        run_cmd(study, out, "--workers", "2", "--tracking-uri", "none"),
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (out / "optuna.journal").exists() and not (out / "optuna.db").exists()
+    _assert_same_results(out, finished_study)
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    _assert_exactly_once(JournalStorage(JournalFileBackend(str(out / "optuna.journal"))))  # type: ignore[arg-type]
+
+
+# ---- an output folder that cannot be written ---------------------------------------------------------
+
+
+def _copy(finished: Path, dest: Path) -> Path:
+    shutil.copytree(finished, dest)
+    (dest / "study.yaml").write_text((finished.parent / "study.yaml").read_text())
+    return dest
+
+
+@contextmanager
+def _read_only(folder: Path) -> Iterator[None]:
+    """Make ``folder`` unwritable: chmod for a normal user; a read-only bind mount for root."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for p in modes:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("running as root and cannot bind-mount read-only: permissions would not apply")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True, capture_output=True)
+
+
+def _one_error_line(code: int, out: str, err: str, *needles: str) -> None:
+    assert code == 2, (out, err)
+    lines = [line for line in err.strip().splitlines() if not line.startswith("done ")]  # finished cells
+    assert len(lines) == 1 and lines[0].startswith("discrimbench "), err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == lines[0]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_read_only_study_folder_rerun_and_report_fail_cleanly(
+    finished_study: Path, tmp_path: Path, cli
+) -> None:
+    folder = _copy(finished_study, tmp_path / "ro")
+    before = snapshot(folder)
+    with _read_only(folder):
+        args = ("run", str(folder / "study.yaml"), "--out", str(folder), "--no-report", "--quiet")
+        _one_error_line(*cli(*args, "--tracking-uri", "none"), str(folder))
+        _one_error_line(*cli(*args), str(folder))  # with the MLflow store in the same folder
+        _one_error_line(*cli("report", str(folder)), str(folder))
+    assert snapshot(folder) == before
+
+
+def test_disk_full_on_results_write_keeps_the_old_results(finished_study: Path, tmp_path: Path, cli) -> None:
+    """ENOSPC without a real full disk: the atomic write's temporary file is a link to /dev/full (every
+    write to it fails with ENOSPC), so the run gets exactly the error a full disk gives."""
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available")
+    folder = _copy(finished_study, tmp_path / "full")
+    before = snapshot(folder)
+    (folder / f".results.{os.getpid()}.tmp").symlink_to("/dev/full")
+    code, out, err = cli(
+        "run",
+        str(folder / "study.yaml"),
+        "--out",
+        str(folder),
+        "--no-report",
+        "--quiet",
+        "--tracking-uri",
+        "none",
+    )
+    _one_error_line(code, out, err, "results.csv", "No space left on device")
+    assert snapshot(folder) == before
+    assert not (folder / f".results.{os.getpid()}.tmp").exists()  # the partial file is cleaned up
+
+
+def test_disk_full_on_a_real_tiny_tmpfs(finished_study: Path, tmp_path: Path) -> None:
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root); see the /dev/full variant")
+    try:
+        folder = _copy(finished_study, mount / "study")
+        (folder / "results.csv").unlink()  # the re-run must write it: there is no room left
+        before = snapshot(folder)
+        with open(mount / "filler", "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        done = subprocess.run(
+            [*run_cmd(folder / "study.yaml", folder, "--tracking-uri", "none")],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        _one_error_line(done.returncode, done.stdout, done.stderr, "No space left on device")
+        assert snapshot(folder) == before
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
