@@ -72,8 +72,8 @@ def bias_correction(beta: float, epoch: int) -> float:
 
 # ---- Lambert W, principal branch -----------------------------------------------------------------
 
-_HALLEY_ITERS = 6  # cubic convergence from the starts below: ≥ 3 correct digits → machine precision
-_LOG_NEWTON_ITERS = 6  # quadratic convergence of the log-form Newton step from the asymptotic start
+_HALLEY_ITERS = 3  # cubic convergence from the starts below: 3 steps reach 5e-16 relative on [−1/e, 3]
+_LOG_NEWTON_ITERS = 4  # quadratic convergence from the asymptotic start: 4 steps reach 4e-16 for x > 3
 _SERIES_P = 1e-3  # below this distance p from the branch point the series alone is exact to ~1e-18
 
 
