@@ -15,6 +15,7 @@ RDB: the heartbeat went stale) its RUNNING trial is failed and re-queued with th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import multiprocessing
@@ -45,6 +46,7 @@ from benchmark.tuning import (
     open_storage,
     owner_id,
     recover_dead_trials,
+    storage_failure,
     suggest,
 )
 
@@ -366,7 +368,7 @@ class _Worker:
                 raise
 
         while _open_slots(study, cell.budget) > 0:
-            study.optimize(objective, n_trials=1, catch=(_Surplus, _Diverged), gc_after_trial=False)
+            _optimize_one(study, objective)
             self.on_progress()
 
     # -- repeats --
@@ -399,8 +401,16 @@ class _Worker:
             return float(value) if math.isfinite(value) else 0.0
 
         while any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False)):
-            study.optimize(objective, n_trials=1, catch=(_Surplus, _Diverged), gc_after_trial=False)
+            _optimize_one(study, objective)
             self.on_progress()
+
+
+def _optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], float]) -> None:
+    """Run one trial. When its state was already finished by someone else (its heartbeat went stale while
+    the database was away, so another worker failed it and queued a retry with the same parameters or
+    seed), Optuna raises ``UpdateFinishedTrialError``: the retry does the work, this worker goes on."""
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        study.optimize(objective, n_trials=1, catch=(_Surplus, _Diverged), gc_after_trial=False)
 
 
 def _open_slots(study: optuna.Study, budget: int) -> int:
@@ -463,6 +473,7 @@ def work(
     plan: StudyPlan,
     on_progress: Callable[[], None] = lambda: None,
     on_cell: Callable[[Cell], None] = lambda c: None,
+    tracker: Tracker | None = None,
 ) -> None:
     """Claim and run work until every cell is done (the body of every worker)."""
     threads = plan.threads or plan.study.config.training.threads
@@ -471,7 +482,7 @@ def work(
 
         torch.set_num_threads(threads)
     storage = _open(plan)
-    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out)
+    tracker = tracker or make_tracker(plan.tracking_uri, plan.study.name, plan.out)
     worker = _Worker(plan, tracker, storage, on_progress, environment())
     pending = list(plan.cells)
     while pending:
@@ -651,7 +662,38 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
 
 
 def _worker_main(plan: StudyPlan) -> None:
-    work(plan)
+    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out)
+    try:
+        work(plan, tracker=tracker)
+    finally:
+        tracker.close()
+
+
+def _guarded_worker_main(plan: StudyPlan) -> None:
+    """A ``--workers`` process: a lost storage is one line on stderr and exit code 2, not a traceback (the
+    parent then says how many workers failed)."""
+    try:
+        _worker_main(plan)
+    except Exception as exc:
+        cause = storage_failure(exc)
+        if cause is None or os.environ.get("DISCRIMBENCH_DEBUG"):
+            raise
+        print(
+            f"discrimbench run: worker {os.getpid()}: error: {lost_storage_message(cause, plan)}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
+def lost_storage_message(cause: BaseException, plan: StudyPlan) -> str:
+    """One line for a storage that failed, or stayed away longer than the reconnect patience."""
+    if isinstance(cause, optuna.exceptions.StorageInternalError) and cause.__cause__ is not None:
+        cause = cause.__cause__
+    reason = " ".join(str(getattr(cause, "orig", None) or cause).split())[:200]
+    return (
+        f"lost the Optuna storage {mask_url(plan.storage_url)} ({type(cause).__name__}: {mask_url(reason)}); "
+        "finished trials are kept: re-run the same command to resume"
+    )
 
 
 def count_progress(plan: StudyPlan, storage: Any) -> int:
@@ -696,10 +738,15 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
         bar.write(cell_line(plan, storage, cell), file=sys.stderr)
 
     if plan.workers == 1:
-        work(plan, on_progress, on_cell)
+        try:
+            work(plan, on_progress, on_cell, tracker)
+        finally:
+            tracker.close()
     else:
         ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker_main, args=(plan,), daemon=False) for _ in range(plan.workers)]
+        procs = [
+            ctx.Process(target=_guarded_worker_main, args=(plan,), daemon=False) for _ in range(plan.workers)
+        ]
         for p in procs:
             p.start()
         reported: set[str] = set()

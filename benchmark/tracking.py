@@ -10,6 +10,7 @@ metric must not lose a finished training run.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -17,6 +18,8 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -62,6 +65,9 @@ class Tracker(Protocol):
     def finish(self, run_id: str | None, status: str, tags: Mapping[str, str] | None = None) -> None:
         """Flush, tag and close a run (status FINISHED, FAILED or KILLED)."""
 
+    def close(self) -> None:
+        """Complete every pending write."""
+
 
 class NullTracker:
     """Tracking switched off (``--tracking-uri none``): every call does nothing."""
@@ -88,6 +94,9 @@ class NullTracker:
     def finish(self, run_id: str | None, status: str, tags: Mapping[str, str] | None = None) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
 
 class MlflowTracker:
     """MLflow through ``MlflowClient``: one experiment per study.
@@ -111,6 +120,11 @@ class MlflowTracker:
         self.client = MlflowClient(tracking_uri=uri)
         self._buffer: dict[str, list[Any]] = {}
         self._last_flush: dict[str, float] = {}
+        self._pending: dict[str, _PendingRun] = {}
+        # Writes after a run's creation go to one background thread: they overlap the next run's training
+        # instead of adding to it. A process killed before close() may leave its last run's MLflow copy
+        # incomplete; the study's results live in the Optuna storage and are unaffected.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
         try:
             found = self.client.get_experiment_by_name(experiment)
             if found is None:
@@ -149,8 +163,7 @@ class MlflowTracker:
     def start(
         self, parent: str | None, name: str, tags: Mapping[str, str], params: Mapping[str, Any]
     ) -> str | None:
-        from mlflow.entities import Param
-
+        """Create the run now (its id is needed at once); everything else waits for :meth:`finish`."""
         all_tags = {**tags, **({"mlflow.parentRunId": parent} if parent else {})}
         run = self._retry(
             "create run", lambda: self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
@@ -158,11 +171,7 @@ class MlflowTracker:
         if run is None:
             return None
         run_id = run.info.run_id
-        plist = [Param(k, _param_str(v)) for k, v in sorted(params.items())]
-        for i in range(0, len(plist), 100):
-            self._retry(
-                "log params", lambda chunk=plist[i : i + 100]: self.client.log_batch(run_id, params=chunk)
-            )
+        self._pending[run_id] = _PendingRun(params=dict(params))
         self._last_flush[run_id] = time.monotonic()
         return run_id
 
@@ -174,40 +183,80 @@ class MlflowTracker:
         now = int(time.time() * 1000)
         rows = self._buffer.setdefault(run_id, [])
         rows.extend(Metric(k, float(v), now, epoch) for k, v in metrics.items() if k != "epoch")
-        if time.monotonic() - self._last_flush.get(run_id, 0.0) > 15.0:
-            self._flush(run_id)
-
-    def _flush(self, run_id: str) -> None:
-        rows = self._buffer.pop(run_id, [])
-        self._last_flush[run_id] = time.monotonic()
-        for i in range(0, len(rows), _MAX_BATCH):
-            chunk = rows[i : i + _MAX_BATCH]
-            self._retry("log metrics", lambda chunk=chunk: self.client.log_batch(run_id, metrics=chunk))
+        if time.monotonic() - self._last_flush.get(run_id, 0.0) > 15.0:  # live curves on long runs
+            self._last_flush[run_id] = time.monotonic()
+            self._submit(run_id, self._write_batch, run_id, self._buffer.pop(run_id, []), [], [])
 
     def log_json(self, run_id: str | None, name: str, payload: Mapping[str, Any]) -> None:
-        if run_id is None:
-            return
-        self._retry("log artifact", lambda: self.client.log_dict(run_id, _json_ready(payload), name))
+        text = json.dumps(_json_ready(payload), indent=2, sort_keys=True)
+        self._add_file(run_id, name, text.encode())
 
     def log_arrays(self, run_id: str | None, name: str, arrays: Mapping[str, np.ndarray]) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        self._add_file(run_id, name, buffer.getvalue())
+
+    def _add_file(self, run_id: str | None, name: str, content: bytes) -> None:
         if run_id is None:
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
-            np.savez_compressed(path, **{k: np.asarray(v) for k, v in arrays.items()})
-            self._retry("log artifact", lambda: self.client.log_artifact(run_id, str(path)))
+        if run_id in self._pending:
+            self._pending[run_id].files[name] = content
+        else:  # a run that already finished (a hardness file logged after its repeat ended)
+            self._submit(run_id, self._write_files, run_id, {name: content})
 
     def finish(self, run_id: str | None, status: str, tags: Mapping[str, str] | None = None) -> None:
-        from mlflow.entities import RunTag
+        """Queue the run's params, metrics, tags, artifacts and end for the background writer."""
+        from mlflow.entities import Param, RunTag
 
         if run_id is None:
             return
-        self._flush(run_id)
-        if tags:
-            tag_rows = [RunTag(k, str(v)) for k, v in tags.items()]
-            self._retry("set tags", lambda: self.client.log_batch(run_id, tags=tag_rows))
-        self._retry("end run", lambda: self.client.set_terminated(run_id, status=status))
+        pending = self._pending.pop(run_id, _PendingRun())
+        params = [Param(k, _param_str(v)) for k, v in sorted(pending.params.items())]
+        tag_rows = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        metrics = self._buffer.pop(run_id, [])
         self._last_flush.pop(run_id, None)
+        end_ms = int(time.time() * 1000)
+        self._submit(run_id, self._write_batch, run_id, metrics, params, tag_rows)
+        if pending.files:
+            self._submit(run_id, self._write_files, run_id, pending.files)
+        self._submit(
+            run_id,
+            lambda: self._retry(
+                "end run", lambda: self.client.set_terminated(run_id, status=status, end_time=end_ms)
+            ),
+        )
+
+    def close(self) -> None:
+        """Wait until every queued write is done (call before the process ends)."""
+        self._executor.shutdown(wait=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
+
+    # -- background writes (one thread, so a run's writes keep their order) --
+
+    def _submit(self, run_id: str, fn: Callable[..., Any], *args: Any) -> None:
+        self._executor.submit(fn, *args)
+
+    def _write_batch(self, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
+        # log_batch takes at most 1000 entities, 100 of them params and 100 tags, per call.
+        while metrics or params or tags:
+            p, params = params[:100], params[100:]
+            t, tags = tags[:100], tags[100:]
+            m, metrics = metrics[: _MAX_BATCH - len(p) - len(t)], metrics[_MAX_BATCH - len(p) - len(t) :]
+            self._retry("log batch", lambda m=m, p=p, t=t: self.client.log_batch(run_id, m, p, t))
+
+    def _write_files(self, run_id: str, files: Mapping[str, bytes]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in files.items():
+                (Path(tmp) / name).write_bytes(content)
+            self._retry("log artifacts", lambda: self.client.log_artifacts(run_id, tmp))
+
+
+@dataclass
+class _PendingRun:
+    """What a started run has logged so far, written in one go when it finishes."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def _param_str(value: Any) -> str:
@@ -239,6 +288,8 @@ def make_tracker(uri: str | None, experiment: str, folder: Path) -> Tracker:
         uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
         artifact_location = (folder / "mlartifacts").resolve().as_uri()
     import logging
+
+    import mlflow.tracking  # noqa: F401 (configures its loggers on import: quieten them afterwards)
 
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
