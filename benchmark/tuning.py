@@ -13,10 +13,12 @@ was killed and resumed suggests exactly what an uninterrupted one would (TPE ign
 
 from __future__ import annotations
 
+import abc
 import os
 import socket
+import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.storages import BaseStorage
+from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
 from baselines._base import Choice, Distribution, FloatRange, IntRange
@@ -32,6 +35,8 @@ from benchmark.errors import TrackingError
 
 __all__ = [
     "ATTR",
+    "RECONNECT_S",
+    "ReconnectingStorage",
     "SlotSeededSampler",
     "budget_trials",
     "claim_slot",
@@ -39,6 +44,7 @@ __all__ = [
     "open_storage",
     "owner_id",
     "recover_dead_trials",
+    "storage_failure",
     "suggest",
 ]
 
@@ -89,13 +95,18 @@ def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
         if is_rdb_url(url):
             from optuna.storages import RetryHeartbeatStaleTrialCallback
 
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=None),
-                engine_kwargs={"pool_pre_ping": True},
+            rdb = _create_racing(
+                lambda: optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=None),
+                    engine_kwargs={
+                        "pool_pre_ping": True
+                    },  # a pooled connection killed by a restart is replaced
+                )
             )
+            return ReconnectingStorage(optuna.storages.get_storage(rdb))  # get_storage adds Optuna's cache
     except Exception as exc:
         from benchmark.tracking import mask_url
 
@@ -104,6 +115,139 @@ def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
         f"storage URL {url!r} is not supported; use sqlite:///FILE, postgresql://USER:PASS@HOST/DB, "
         "mysql://…, journal:///PATH or a PATH ending in .journal"
     )
+
+
+def _create_racing(create: Callable[[], BaseStorage], attempts: int = 5) -> BaseStorage:
+    """``create()``, retried a few times when it loses the race to create Optuna's tables in a fresh
+    database against another worker starting at the same moment (a duplicate-key or duplicate-table
+    error): the tables then exist and the next attempt only reads them."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return create()
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+RECONNECT_S = 60.0  # how long a worker waits for a lost storage connection to come back
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True for a lost or refused database connection (server restarted, network down), also when Optuna
+    wrapped it in ``StorageInternalError``: the errors that reconnecting can cure (data errors are not)."""
+    import sqlalchemy.exc as sa
+
+    if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    # PendingRollbackError: the connection was lost inside a transaction that Optuna went on using (the
+    # fallback query of ``RDBStorage._get_trials``); Optuna then rolls the session back, so a retry works
+    if isinstance(
+        exc, sa.OperationalError | sa.InterfaceError | sa.DisconnectionError | sa.PendingRollbackError
+    ):
+        return True
+    return isinstance(exc, sa.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def storage_failure(exc: BaseException) -> BaseException | None:
+    """The storage error behind ``exc``, or None. Looks at ``exc`` itself (any SQLAlchemy or Optuna
+    storage error) and along its ``__context__`` chain for a lost connection: when the database stays
+    away, Optuna's trial bookkeeping can fail again while handling it (an ``UnboundLocalError`` in
+    ``optuna.study._optimize._run_trial``), and the connection loss is the real cause."""
+    import sqlalchemy.exc as sa
+
+    if isinstance(exc, sa.SQLAlchemyError | optuna.exceptions.StorageInternalError):
+        return exc
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if is_connection_error(link):
+            return link
+        link = link.__cause__ or link.__context__
+    return None
+
+
+class ReconnectingStorage(BaseStorage, BaseHeartbeat):
+    """An Optuna storage that retries every call failing on a lost database connection, with back-off,
+    until the connection has been down for ``patience_s``: a PostgreSQL restart or a network blip pauses
+    the workers instead of killing them (the engine's ``pool_pre_ping`` opens fresh connections).
+
+    All calls of one outage share its clock, so once it is over ``patience_s`` every call fails at once and
+    the worker exits; a success ends the outage. Retrying can repeat a write whose commit went through
+    just before the connection dropped: harmless for attribute and heartbeat writes; a repeated state
+    change raises ``UpdateFinishedTrialError``, which the study runner treats as "finished elsewhere".
+    The heartbeat thread never raises a connection error (that would print a traceback and stop the
+    heartbeat): the main thread's next call reports a lasting outage.
+    """
+
+    def __init__(self, inner: BaseStorage, patience_s: float = RECONNECT_S, max_delay_s: float = 0.5) -> None:
+        self._inner = inner
+        self._patience_s = patience_s
+        self._max_delay_s = max_delay_s
+        self._down_since: float | None = None
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        delay = 0.05
+        while True:
+            try:
+                result = getattr(self._inner, name)(*args, **kwargs)
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                now = time.monotonic()
+                if self._down_since is None:
+                    self._down_since = now
+                if now - self._down_since >= self._patience_s:
+                    raise
+                time.sleep(delay)
+                delay = min(2 * delay, self._max_delay_s)
+                continue
+            self._down_since = None
+            return result
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            self._call("record_heartbeat", trial_id)
+        except Exception as exc:
+            if not is_connection_error(exc):
+                raise
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._inner.get_heartbeat_interval()  # type: ignore[attr-defined, no-any-return]
+
+    def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+        return self._inner.get_heartbeat_stale_trial_callback()  # type: ignore[attr-defined, no-any-return]
+
+    def remove_session(self) -> None:
+        self._inner.remove_session()
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    def method(self: ReconnectingStorage, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = getattr(BaseStorage, name, getattr(BaseHeartbeat, name, None)).__doc__
+    return method
+
+
+# Every storage method that reads or writes the database, retried through ``_call`` (the cached storage
+# underneath has faster versions of some that BaseStorage derives from others, so all are delegated).
+for _name in (
+    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions", "get_study_user_attrs",
+    "get_study_system_attrs", "get_all_studies", "create_new_trial", "set_trial_param",
+    "get_trial_id_from_study_id_trial_number", "get_trial_number_from_id", "get_trial_param",
+    "set_trial_state_values", "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
+    "get_trial", "get_all_trials", "get_n_trials", "get_best_trial", "get_trial_params",
+    "get_trial_user_attrs", "get_trial_system_attrs", "check_trial_is_updatable", "_get_stale_trial_ids",
+):  # fmt: skip
+    setattr(ReconnectingStorage, _name, _delegate(_name))
+abc.update_abstractmethods(ReconnectingStorage)
 
 
 class SlotSeededSampler(BaseSampler):

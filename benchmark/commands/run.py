@@ -5,9 +5,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from typing import TYPE_CHECKING
 
 from benchmark.config import load_study, preset_names
+
+if TYPE_CHECKING:
+    from benchmark.study import StudyPlan
 
 HELP = "run a study: tune every cell with Optuna, repeat over seeds, log to MLflow, report"
 
@@ -43,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_study(plan, report=not args.no_report, progress=not args.quiet)
     except Exception as exc:
-        mapped = _storage_error(exc, plan.storage_url)
-        if mapped is exc:
+        mapped = _storage_error(exc, plan)
+        if mapped is exc or os.environ.get("DISCRIMBENCH_DEBUG"):
             raise
         raise mapped from None
     print(f"results: {summary['results']} ({summary['rows']} rows)")
@@ -54,25 +59,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage_error(exc: Exception, url: str) -> Exception:
-    """A lost or failing storage connection (database restarted, network) becomes one clean line; any other
-    exception is returned unchanged (and re-raised by the caller)."""
-    import optuna
-    import sqlalchemy.exc
-
+def _storage_error(exc: Exception, plan: StudyPlan) -> Exception:
+    """A lost or failing storage connection (the database restarted and was not back within the reconnect
+    patience, network) becomes one clean line; any other exception is returned unchanged (and re-raised by
+    the caller)."""
     from benchmark.errors import TrackingError
-    from benchmark.tracking import mask_url
+    from benchmark.study import lost_storage_message
+    from benchmark.tuning import storage_failure
 
-    if not isinstance(exc, sqlalchemy.exc.SQLAlchemyError | optuna.exceptions.StorageInternalError):
-        return exc
-    cause = (
-        exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ else exc
-    )
-    reason = " ".join(str(getattr(cause, "orig", None) or cause).split())[:200]
-    return TrackingError(
-        f"lost the Optuna storage {mask_url(url)} ({type(cause).__name__}: {mask_url(reason)}); "
-        "finished trials are kept: re-run the same command to resume"
-    )
+    cause = storage_failure(exc)
+    return exc if cause is None else TrackingError(lost_storage_message(cause, plan))
 
 
 def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]

@@ -1,9 +1,15 @@
-"""Many workers on PostgreSQL: every planned trial and repeat runs exactly once, and a killed worker's trial
-is retried by the survivor (heartbeat + grace period). Needs DISCRIMBENCH_TEST_POSTGRES_URL (a role that can
-CREATE DATABASE); skipped without it locally, failed without it when CI=true."""
+"""Many workers on PostgreSQL: every planned trial and repeat runs exactly once, a killed worker's trial is
+retried by the survivor (heartbeat + grace period), passwords never reach the outputs, and a restart of the
+server during a two-worker study loses nothing. Needs DISCRIMBENCH_TEST_POSTGRES_URL (a role that can CREATE
+DATABASE) and, for the restart, DISCRIMBENCH_TEST_PG_CLUSTER ("15 main", for pg_ctlcluster); skipped without
+them locally, failed without them when CI=true.
+
+All PostgreSQL tests live in this one file on purpose: ``pytest -n 2 --dist loadfile`` runs them on one
+xdist worker, one after the other, so the restart (the last test) never hits another test's database."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -32,32 +38,45 @@ def pg_url() -> Any:
     import sqlalchemy
 
     name = f"db_study_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
     yield base.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    for _ in range(30):  # the server may still be coming back from the restart test
+        try:
+            with admin.connect() as conn:
+                conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            break
+        except sqlalchemy.exc.OperationalError:
+            time.sleep(1)
     admin.dispose()
 
 
-def _study(tmp_path: Path, tiny_config: dict) -> Path:
-    cfg = {**tiny_config, "storage": {"heartbeat_interval": 1, "grace_period": 4}}
+def _study(tmp_path: Path, tiny_config: dict, **changes: Any) -> Path:
+    cfg = {**tiny_config, "storage": {"heartbeat_interval": 1, "grace_period": 4}, **changes}
     path = tmp_path / "pg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
+RUN_ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _cmd(study: Path, url: str, out: Path) -> list[str]:
+    return [sys.executable, "-m", "benchmark.cli", "run", str(study), "--storage", url, "--out", str(out),
+            "--tracking-uri", "none", "--no-report", "--quiet"]  # fmt: skip
+
+
 def _workers(study: Path, url: str, out: Path, n: int = 2) -> list[subprocess.Popen[bytes]]:
-    cmd = [sys.executable, "-m", "benchmark.cli", "run", str(study), "--storage", url, "--out", str(out),
-           "--tracking-uri", "none", "--no-report", "--quiet"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return [
-        subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)
+        subprocess.Popen(
+            _cmd(study, url, out), env=RUN_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(n)
     ]
 
 
-def _check_exactly_once(url: str, out: Path) -> None:
+def _check_exactly_once(url: str, out: Path, rows: int = 8) -> None:
     storage = optuna.storages.RDBStorage(url)
     budgets = {"ce": 1, "gce": 2}
     for summary in optuna.get_all_study_summaries(storage):
@@ -72,7 +91,7 @@ def _check_exactly_once(url: str, out: Path) -> None:
             slots = sorted(t.user_attrs["discrimbench.slot"] for t in done if t.state.name == "COMPLETE")
             assert slots == list(range(budgets[method])), summary.study_name
     frame = pd.read_csv(out / "results.csv")
-    assert len(frame) == 8 and frame["run_id"].is_unique
+    assert len(frame) == rows and frame["run_id"].is_unique and set(frame["status"]) == {"ok"}
 
 
 def test_two_workers_run_everything_once(pg_url: str, tmp_path: Path, tiny_config: dict) -> None:
@@ -110,3 +129,92 @@ def test_killed_worker_is_taken_over(pg_url: str, tmp_path: Path, tiny_config: d
     victim.wait()
     assert survivor.wait(timeout=400) == 0, survivor.stderr.read().decode()[-2000:] if survivor.stderr else ""
     _check_exactly_once(pg_url, out)
+
+
+def test_password_never_reaches_outputs_end_to_end(pg_url: str, tmp_path: Path, tiny_config: dict) -> None:
+    """Security: a study run on PostgreSQL with the password in the study file and on the command line."""
+    from mlflow.tracking import MlflowClient
+    from sqlalchemy.engine import make_url
+
+    password = make_url(pg_url).password
+    assert password, f"{ENV} must carry a password for this test"
+    small = {"methods": ["ce"], "seeds": [1], "noises": {"sym-excl": {"rates": [0.4]}}}
+    study = _study(tmp_path, tiny_config, **small, storage={"optuna": pg_url})
+    out = tmp_path / "out"
+    base = [sys.executable, "-m", "benchmark.cli", "run", str(study), "--out", str(out), "--no-report",
+            "--quiet"]  # fmt: skip
+    done = subprocess.run(base, env=RUN_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    again = subprocess.run(
+        [*base, "--storage", pg_url], env=RUN_ENV, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    leak = f":{password}@"  # the password's place in a URL (the user name may equal it)
+    for text in (done.stdout, done.stderr, again.stdout, again.stderr):
+        assert leak not in text
+    study_json = (out / "study.json").read_text()
+    assert leak not in study_json and ":***@" in study_json
+    assert json.loads(study_json)["storage"]["optuna"].count("***") == 1
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id], max_results=100)
+    assert runs
+    for run in runs:
+        assert leak not in json.dumps([run.data.params, run.data.tags])
+        for artifact in client.list_artifacts(run.info.run_id):
+            if artifact.path.endswith(".json"):
+                local = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path / "dl"))
+                assert leak not in Path(local).read_text(), artifact.path
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in {".json", ".csv", ".yaml", ".txt", ".md"}:
+            assert leak not in path.read_text(errors="replace"), path
+
+
+def _finished_trials(engine: Any) -> int:
+    """Finished trials over all studies of the database (0 while it is unreachable or still empty)."""
+    import sqlalchemy
+
+    try:
+        with engine.connect() as conn:
+            query = "SELECT count(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED', 'FAIL')"
+            return int(conn.execute(sqlalchemy.text(query)).scalar() or 0)
+    except sqlalchemy.exc.SQLAlchemyError:
+        return 0
+
+
+def test_restart_during_two_worker_study_then_rerun_loses_nothing(
+    pg_url: str, tmp_path: Path, tiny_config: dict
+) -> None:
+    """Issue 7: PostgreSQL restarted while two workers are mid-study. Each worker reconnects and goes on, or
+    fails with one clean line (exit code 2) and no traceback; a re-run of the same command then completes
+    with every planned trial and repeat done exactly once. Kept last in the file: it restarts the server."""
+    import sqlalchemy
+
+    cluster = os.environ.get("DISCRIMBENCH_TEST_PG_CLUSTER")
+    if not cluster:
+        if os.environ.get("CI") == "true":
+            pytest.fail("DISCRIMBENCH_TEST_PG_CLUSTER is not set but CI=true")
+        pytest.skip("DISCRIMBENCH_TEST_PG_CLUSTER is not set")
+    out = tmp_path / "out"
+    study = _study(tmp_path, tiny_config, noises={"sym-excl": {"rates": [0.4]}})  # 3 trials + 4 repeats
+    procs = _workers(study, pg_url, out)
+    engine = sqlalchemy.create_engine(pg_url, pool_pre_ping=True)
+    deadline = time.time() + 200
+    while _finished_trials(engine) < 1 and time.time() < deadline and all(p.poll() is None for p in procs):
+        time.sleep(0.1)
+    engine.dispose()
+    assert all(p.poll() is None for p in procs), "a worker ended before the restart: the test proves nothing"
+    subprocess.run(
+        ["pg_ctlcluster", *cluster.split(), "restart"], check=True, capture_output=True, timeout=120
+    )
+    for p in procs:
+        code = p.wait(timeout=300)
+        err = p.stderr.read().decode() if p.stderr else ""
+        assert "Traceback" not in err, err[-3000:]
+        lines = [line for line in err.strip().splitlines() if not line.startswith("done ")]
+        if code != 0:  # failed cleanly: one error line
+            assert code == 2 and len(lines) == 1 and lines[0].startswith("discrimbench run: error:"), err
+        else:
+            assert not lines, err
+    rerun = subprocess.run(_cmd(study, pg_url, out), env=RUN_ENV, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    _check_exactly_once(pg_url, out, rows=4)
