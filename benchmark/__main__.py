@@ -6,4 +6,5 @@ import sys
 
 from benchmark.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # spawned worker processes import this module as __mp_main__
+    sys.exit(main())

@@ -312,7 +312,7 @@ class _Worker:
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
-        return result, run_id
+        return result, self.tracker.run_id(run_id)
 
     # -- hardness from clean-label CE runs (same seed → same split, so indices line up) --
     def _hardness_path(self, dataset: str, seed: int) -> Path:

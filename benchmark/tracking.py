@@ -13,15 +13,15 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import queue
 import re
-import tempfile
 import time
-import warnings
+import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,8 +29,6 @@ from benchmark.errors import TrackingError
 
 __all__ = ["MlflowTracker", "NullTracker", "Tracker", "make_tracker", "mask_url"]
 
-T = TypeVar("T")
-_MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
 
 def mask_url(url: str | None) -> str | None:
@@ -65,6 +63,9 @@ class Tracker(Protocol):
     def finish(self, run_id: str | None, status: str, tags: Mapping[str, str] | None = None) -> None:
         """Flush, tag and close a run (status FINISHED, FAILED or KILLED)."""
 
+    def run_id(self, key: str | None) -> str | None:
+        """The MLflow run id behind a key returned by :meth:`start`."""
+
     def close(self) -> None:
         """Complete every pending write."""
 
@@ -94,12 +95,19 @@ class NullTracker:
     def finish(self, run_id: str | None, status: str, tags: Mapping[str, str] | None = None) -> None:
         return None
 
+    def run_id(self, key: str | None) -> str | None:
+        return None
+
     def close(self) -> None:
         return None
 
 
 class MlflowTracker:
-    """MLflow through ``MlflowClient``: one experiment per study.
+    """MLflow through ``MlflowClient`` in a writer process (:mod:`benchmark._mlflow_writer`).
+
+    One experiment per study. The training process only queues plain tuples, so tracking costs it almost
+    nothing; runs get a local key at once and their MLflow id when the writer has created them. Call
+    :meth:`close` before the process ends: it waits until everything queued is written.
 
     Args:
         uri: tracking URI (``sqlite:///…/mlflow.db``, ``http://host:5000``, ...).
@@ -108,84 +116,90 @@ class MlflowTracker:
             when the experiment exists or the server decides.
 
     Raises:
-        TrackingError: the store cannot be opened.
+        TrackingError: the store cannot be opened (reported at the first use that needs an answer).
     """
 
     enabled = True
 
     def __init__(self, uri: str, experiment: str, artifact_location: str | None = None) -> None:
-        from mlflow.tracking import MlflowClient
+        import multiprocessing
+
+        from benchmark._mlflow_writer import writer_main
 
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
-        self._buffer: dict[str, list[Any]] = {}
+        ctx = multiprocessing.get_context("spawn")
+        self._jobs = ctx.Queue()
+        self._replies = ctx.Queue()
+        self._process = ctx.Process(
+            target=writer_main,
+            args=(uri, experiment, artifact_location, self._jobs, self._replies, os.getpid()),
+            name="mlflow-writer",
+        )
+        self._process.start()
+        self._ready = False
+        self._ids: dict[str, str | None] = {}
+        self._buffer: dict[str, list[tuple]] = {}
         self._last_flush: dict[str, float] = {}
         self._pending: dict[str, _PendingRun] = {}
-        # Writes after a run's creation go to one background thread: they overlap the next run's training
-        # instead of adding to it. A process killed before close() may leave its last run's MLflow copy
-        # incomplete; the study's results live in the Optuna storage and are unaffected.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
-        try:
-            found = self.client.get_experiment_by_name(experiment)
-            if found is None:
-                try:
-                    self.experiment_id = self.client.create_experiment(experiment, artifact_location)
-                except Exception:  # another worker created it first
-                    found = self.client.get_experiment_by_name(experiment)
-                    if found is None:
-                        raise
-                    self.experiment_id = found.experiment_id
-            else:
-                self.experiment_id = found.experiment_id
-        except Exception as exc:
-            raise TrackingError(f"cannot open MLflow tracking store {mask_url(uri)}: {exc}") from None
 
-    def _retry(self, what: str, fn: Callable[[], T]) -> T | None:
-        for attempt in range(4):
+    # -- answers from the writer --
+
+    def _receive(self, until: Callable[[], bool]) -> None:
+        while not until():
             try:
-                return fn()
-            except Exception as exc:  # tracking must never kill a finished run
-                if attempt == 3:
-                    warnings.warn(f"MLflow {what} failed ({mask_url(self.uri)}): {exc}", stacklevel=3)
-                    return None
-                time.sleep(0.2 * 2**attempt)
-        return None
+                kind, value = self._replies.get(timeout=5.0)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise TrackingError(f"the MLflow writer for {mask_url(self.uri)} stopped") from None
+                continue
+            if kind == "error":
+                raise TrackingError(f"cannot open MLflow tracking store {mask_url(self.uri)}: {value}")
+            if kind == "ready":
+                self._ready = True
+            elif kind == "id":
+                key, run_id = value
+                self._ids[key] = run_id
+
+    def wait_ready(self) -> None:
+        """Block until the store is open (raises TrackingError if it cannot be)."""
+        self._receive(lambda: self._ready)
+
+    def run_id(self, key: str | None) -> str | None:
+        """The MLflow run id of a run started with :meth:`start` (None if MLflow refused it)."""
+        if key is None:
+            return None
+        self._receive(lambda: key in self._ids)
+        return self._ids[key]
+
+    # -- the Tracker protocol --
 
     def cell_run(self, cell_id: str, tags: Mapping[str, str], existing: str | None = None) -> str | None:
         if existing:
             return existing
-        run = self._retry(
-            "create cell run",
-            lambda: self.client.create_run(self.experiment_id, tags=dict(tags), run_name=cell_id),
-        )
-        return None if run is None else run.info.run_id
+        key = uuid.uuid4().hex
+        self._jobs.put(("create", key, cell_id, dict(tags), int(time.time() * 1000)))
+        return self.run_id(key)
 
     def start(
         self, parent: str | None, name: str, tags: Mapping[str, str], params: Mapping[str, Any]
     ) -> str | None:
-        """Create the run now (its id is needed at once); everything else waits for :meth:`finish`."""
+        """Queue the run's creation and return its key (:meth:`run_id` gives the MLflow id)."""
+        key = uuid.uuid4().hex
         all_tags = {**tags, **({"mlflow.parentRunId": parent} if parent else {})}
-        run = self._retry(
-            "create run", lambda: self.client.create_run(self.experiment_id, tags=all_tags, run_name=name)
-        )
-        if run is None:
-            return None
-        run_id = run.info.run_id
-        self._pending[run_id] = _PendingRun(params=dict(params))
-        self._last_flush[run_id] = time.monotonic()
-        return run_id
+        self._jobs.put(("create", key, name, all_tags, int(time.time() * 1000)))
+        self._pending[key] = _PendingRun(params=dict(params))
+        self._last_flush[key] = time.monotonic()
+        return key
 
     def log_epoch(self, run_id: str | None, epoch: int, metrics: Mapping[str, float]) -> None:
-        from mlflow.entities import Metric
-
         if run_id is None:
             return
         now = int(time.time() * 1000)
         rows = self._buffer.setdefault(run_id, [])
-        rows.extend(Metric(k, float(v), now, epoch) for k, v in metrics.items() if k != "epoch")
+        rows.extend((k, float(v), now, epoch) for k, v in metrics.items() if k != "epoch")
         if time.monotonic() - self._last_flush.get(run_id, 0.0) > 15.0:  # live curves on long runs
             self._last_flush[run_id] = time.monotonic()
-            self._submit(run_id, self._write_batch, run_id, self._buffer.pop(run_id, []), [], [])
+            self._jobs.put(("batch", run_id, self._buffer.pop(run_id, []), [], []))
 
     def log_json(self, run_id: str | None, name: str, payload: Mapping[str, Any]) -> None:
         text = json.dumps(_json_ready(payload), indent=2, sort_keys=True)
@@ -202,53 +216,27 @@ class MlflowTracker:
         if run_id in self._pending:
             self._pending[run_id].files[name] = content
         else:  # a run that already finished (a hardness file logged after its repeat ended)
-            self._submit(run_id, self._write_files, run_id, {name: content})
+            self._jobs.put(("files", run_id, {name: content}))
 
     def finish(self, run_id: str | None, status: str, tags: Mapping[str, str] | None = None) -> None:
-        """Queue the run's params, metrics, tags, artifacts and end for the background writer."""
-        from mlflow.entities import Param, RunTag
-
+        """Queue the run's params, metrics, tags, artifacts and end, in that order."""
         if run_id is None:
             return
         pending = self._pending.pop(run_id, _PendingRun())
-        params = [Param(k, _param_str(v)) for k, v in sorted(pending.params.items())]
-        tag_rows = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
-        metrics = self._buffer.pop(run_id, [])
+        params = [(k, _param_str(v)) for k, v in sorted(pending.params.items())]
+        tag_rows = [(k, str(v)) for k, v in (tags or {}).items()]
         self._last_flush.pop(run_id, None)
-        end_ms = int(time.time() * 1000)
-        self._submit(run_id, self._write_batch, run_id, metrics, params, tag_rows)
+        self._jobs.put(("batch", run_id, self._buffer.pop(run_id, []), params, tag_rows))
         if pending.files:
-            self._submit(run_id, self._write_files, run_id, pending.files)
-        self._submit(
-            run_id,
-            lambda: self._retry(
-                "end run", lambda: self.client.set_terminated(run_id, status=status, end_time=end_ms)
-            ),
-        )
+            self._jobs.put(("files", run_id, pending.files))
+        self._jobs.put(("end", run_id, status, int(time.time() * 1000)))
 
     def close(self) -> None:
-        """Wait until every queued write is done (call before the process ends)."""
-        self._executor.shutdown(wait=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
-
-    # -- background writes (one thread, so a run's writes keep their order) --
-
-    def _submit(self, run_id: str, fn: Callable[..., Any], *args: Any) -> None:
-        self._executor.submit(fn, *args)
-
-    def _write_batch(self, run_id: str, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
-        # log_batch takes at most 1000 entities, 100 of them params and 100 tags, per call.
-        while metrics or params or tags:
-            p, params = params[:100], params[100:]
-            t, tags = tags[:100], tags[100:]
-            m, metrics = metrics[: _MAX_BATCH - len(p) - len(t)], metrics[_MAX_BATCH - len(p) - len(t) :]
-            self._retry("log batch", lambda m=m, p=p, t=t: self.client.log_batch(run_id, m, p, t))
-
-    def _write_files(self, run_id: str, files: Mapping[str, bytes]) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, content in files.items():
-                (Path(tmp) / name).write_bytes(content)
-            self._retry("log artifacts", lambda: self.client.log_artifacts(run_id, tmp))
+        """Wait until every queued write is done, then stop the writer."""
+        if not self._process.is_alive():
+            return
+        self._jobs.put(("close",))
+        self._process.join()
 
 
 @dataclass
@@ -287,10 +275,4 @@ def make_tracker(uri: str | None, experiment: str, folder: Path) -> Tracker:
         folder.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
         artifact_location = (folder / "mlartifacts").resolve().as_uri()
-    import logging
-
-    import mlflow.tracking  # noqa: F401 (configures its loggers on import: quieten them afterwards)
-
-    for name in ("alembic", "mlflow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowTracker(uri, experiment, artifact_location)
