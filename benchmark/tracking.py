@@ -30,7 +30,6 @@ from benchmark.errors import TrackingError
 __all__ = ["MlflowTracker", "NullTracker", "Tracker", "make_tracker", "mask_url"]
 
 
-
 def mask_url(url: str | None) -> str | None:
     """``url`` with the password replaced by ``***`` (``postgresql://u:***@host/db``)."""
     if url is None:
