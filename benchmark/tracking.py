@@ -1,11 +1,11 @@
 """Experiment tracking: MLflow (the default, a SQLite store in the study folder) and a no-op tracker.
 
-The study runner talks to a :class:`Tracker` only. :class:`MlflowTracker` uses ``MlflowClient`` directly
-(never the fluent ``mlflow.start_run`` API, whose global active-run stack mixes up nested runs across
-trials and processes): a parent run per cell, child runs per trial and per repeat linked by the
-``mlflow.parentRunId`` tag. Per-epoch metrics are buffered and written with ``log_batch``. A tracking
-failure (a locked SQLite file, a server hiccup) is retried and then reported as a warning: losing a
-metric must not lose a finished training run.
+The study runner talks to a :class:`Tracker` only. :class:`MlflowTracker` queues its calls to a writer
+process (:mod:`benchmark._mlflow_writer`) that uses ``MlflowClient`` directly (never the fluent
+``mlflow.start_run`` API, whose global active-run stack mixes up nested runs across trials and processes):
+a parent run per cell, child runs per trial and per repeat linked by the ``mlflow.parentRunId`` tag.
+Per-epoch metrics are buffered and written with ``log_batch``. A tracking failure (a locked SQLite file, a
+server hiccup) is retried and then reported as a warning: losing a metric must not lose a finished run.
 """
 
 from __future__ import annotations
@@ -135,7 +135,6 @@ class MlflowTracker:
             name="mlflow-writer",
         )
         self._process.start()
-        self._ready = False
         self._ids: dict[str, str | None] = {}
         self._buffer: dict[str, list[tuple]] = {}
         self._last_flush: dict[str, float] = {}
@@ -153,15 +152,9 @@ class MlflowTracker:
                 continue
             if kind == "error":
                 raise TrackingError(f"cannot open MLflow tracking store {mask_url(self.uri)}: {value}")
-            if kind == "ready":
-                self._ready = True
-            elif kind == "id":
+            if kind == "id":
                 key, run_id = value
                 self._ids[key] = run_id
-
-    def wait_ready(self) -> None:
-        """Block until the store is open (raises TrackingError if it cannot be)."""
-        self._receive(lambda: self._ready)
 
     def run_id(self, key: str | None) -> str | None:
         """The MLflow run id of a run started with :meth:`start` (None if MLflow refused it)."""
