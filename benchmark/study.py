@@ -709,11 +709,20 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
-    from tqdm import tqdm
-
     started = time.time()
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out)
+    try:
+        return _run_study(plan, tracker, started, report=report, progress=progress)
+    finally:
+        tracker.close()  # waits for the MLflow writer process: nothing queued is lost
+
+
+def _run_study(
+    plan: StudyPlan, tracker: Tracker, started: float, *, report: bool, progress: bool
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
     setup_storage(plan, tracker)
     storage = _open(plan)
     total = sum(c.budget + len(plan.study.config.seeds) for c in plan.cells)
@@ -738,10 +747,7 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
         bar.write(cell_line(plan, storage, cell), file=sys.stderr)
 
     if plan.workers == 1:
-        try:
-            work(plan, on_progress, on_cell, tracker)
-        finally:
-            tracker.close()
+        work(plan, on_progress, on_cell, tracker)
     else:
         ctx = multiprocessing.get_context("spawn")
         procs = [
@@ -773,6 +779,7 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
     write_study_json(plan, storage, started)
     summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
     if report:
+        tracker.close()  # the report reads the curves from MLflow: every queued write first
         summary["report"] = _make_report(plan.out)
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"

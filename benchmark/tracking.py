@@ -10,6 +10,7 @@ server hiccup) is retried and then reported as a warning: losing a metric must n
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import math
@@ -135,6 +136,7 @@ class MlflowTracker:
             name="mlflow-writer",
         )
         self._process.start()
+        atexit.register(self.close)  # never leave the interpreter waiting on a writer it forgot
         self._ids: dict[str, str | None] = {}
         self._buffer: dict[str, list[tuple]] = {}
         self._last_flush: dict[str, float] = {}
