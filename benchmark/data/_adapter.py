@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from benchmark.data._base import RawData, Recipe, Task
+from benchmark.data._options import merge_options
 from benchmark.errors import HyperparameterError, StudyConfigError
 from benchmark.registry import DATASETS
 
@@ -61,14 +62,9 @@ class DatasetAdapter(abc.ABC):
     ships_noisy_labels: ClassVar[bool] = False
 
     def __init__(self, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(self.defaults))
-        if unknown:
-            allowed = ", ".join(sorted(self.defaults)) or "(none)"
-            raise HyperparameterError(
-                f"dataset {self.name!r} has no option {unknown[0]!r} (value {kwargs[unknown[0]]!r}); "
-                f"allowed: {allowed}"
-            )
-        self.kwargs: dict[str, Any] = {**self.defaults, **kwargs}
+        self.kwargs: dict[str, Any] = merge_options(
+            f"dataset {self.name!r}", "option", self.defaults, kwargs, HyperparameterError
+        )
         self.validate()
 
     def validate(self) -> None:

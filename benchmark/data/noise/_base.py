@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.data._base import NoiseResult, Task
+from benchmark.data._options import merge_options
 from benchmark.errors import NoiseGenerationError
 
 __all__ = [
@@ -106,14 +107,7 @@ class NoiseGenerator:
 
     def resolve_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Defaults updated with ``params``; unknown names are refused."""
-        unknown = sorted(set(params) - set(self.defaults))
-        if unknown:
-            allowed = ", ".join(sorted(self.defaults)) or "(none)"
-            raise NoiseGenerationError(
-                f"noise {self.name!r} has no parameter {unknown[0]!r} (value {params[unknown[0]]!r}); "
-                f"allowed: {allowed}"
-            )
-        return {**self.defaults, **params}
+        return merge_options(f"noise {self.name!r}", "parameter", self.defaults, params, NoiseGenerationError)
 
     def apply(
         self,
