@@ -12,10 +12,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
 import pytest
+
+from benchmark.testing import assert_each_slot_and_seed_once
 
 from ._helpers import ENV, VOLATILE, run_cmd, snapshot, write_study
 
@@ -25,21 +28,9 @@ def _assert_same_results(out: Path, reference: Path) -> None:
     pd.testing.assert_frame_equal(got, pd.read_csv(reference / "results.csv").drop(columns=VOLATILE))
 
 
-def _assert_exactly_once(storage: str) -> None:
-    """Every budget slot COMPLETE once, every seed's result stored once, nothing else counted."""
-    budgets = {"ce": 1, "gce": 2}
-    summaries = optuna.get_all_study_summaries(storage)
-    assert len(summaries) == 4
-    for summary in summaries:
-        trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
-        real = [t for t in trials if not t.user_attrs.get("discrimbench.surplus")]
-        if summary.study_name.endswith("/repeats"):
-            seeds = [t.params["seed"] for t in real if "discrimbench.result" in t.user_attrs]
-            assert sorted(seeds) == [1, 2], summary.study_name
-        else:
-            done = [t for t in real if t.state == optuna.trial.TrialState.COMPLETE]
-            slots = sorted(t.user_attrs["discrimbench.slot"] for t in done)
-            assert slots == list(range(budgets[summary.study_name.split("/")[-2]])), summary.study_name
+def _assert_exactly_once(storage: Any) -> None:
+    assert len(optuna.get_all_study_summaries(storage)) == 4
+    assert_each_slot_and_seed_once(storage, budgets={"ce": 1, "gce": 2}, seeds=[1, 2])
 
 
 def test_three_seeded_sigkills_then_resume_equal_an_uninterrupted_run(

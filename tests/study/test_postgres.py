@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmark.testing import assert_each_slot_and_seed_once
+
 pytestmark = pytest.mark.postgres
 ENV = "DISCRIMBENCH_TEST_POSTGRES_URL"
 
@@ -77,19 +79,7 @@ def _workers(study: Path, url: str, out: Path, n: int = 2) -> list[subprocess.Po
 
 
 def _check_exactly_once(url: str, out: Path, rows: int = 8) -> None:
-    storage = optuna.storages.RDBStorage(url)
-    budgets = {"ce": 1, "gce": 2}
-    for summary in optuna.get_all_study_summaries(storage):
-        trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
-        real = [t for t in trials if not t.user_attrs.get("discrimbench.surplus")]
-        if summary.study_name.endswith("/repeats"):
-            seeds = [t.params["seed"] for t in real if "discrimbench.result" in t.user_attrs]
-            assert sorted(seeds) == [1, 2], summary.study_name
-        else:
-            method = summary.study_name.split("/")[-2]
-            done = [t for t in real if t.state.is_finished() and "discrimbench.slot" in t.user_attrs]
-            slots = sorted(t.user_attrs["discrimbench.slot"] for t in done if t.state.name == "COMPLETE")
-            assert slots == list(range(budgets[method])), summary.study_name
+    assert_each_slot_and_seed_once(optuna.storages.RDBStorage(url), budgets={"ce": 1, "gce": 2}, seeds=[1, 2])
     frame = pd.read_csv(out / "results.csv")
     assert len(frame) == rows and frame["run_id"].is_unique and set(frame["status"]) == {"ok"}
 

@@ -1,0 +1,33 @@
+"""Checks a test (or a user auditing a distributed run) can make on a finished study's Optuna storage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+
+__all__ = ["assert_each_slot_and_seed_once"]
+
+
+def assert_each_slot_and_seed_once(storage: Any, budgets: Mapping[str, int], seeds: Sequence[int]) -> None:
+    """Every tuning slot of every cell COMPLETE exactly once and every seed's repeat stored exactly once.
+
+    Surplus trials (a worker that raced past the budget) are ignored, as the runner ignores them.
+
+    Args:
+        storage: an Optuna storage or its URL.
+        budgets: method name → tuning budget of its cells.
+        seeds: the study's seeds.
+    """
+    for summary in optuna.get_all_study_summaries(storage):
+        trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
+        real = [t for t in trials if not t.user_attrs.get("discrimbench.surplus")]
+        if summary.study_name.endswith("/repeats"):
+            done = [t.params["seed"] for t in real if "discrimbench.result" in t.user_attrs]
+            assert sorted(done) == sorted(seeds), summary.study_name
+        else:
+            complete = [t for t in real if t.state == optuna.trial.TrialState.COMPLETE]
+            slots = sorted(t.user_attrs["discrimbench.slot"] for t in complete)
+            method = summary.study_name.split("/")[-2]
+            assert slots == list(range(budgets[method])), summary.study_name
