@@ -42,7 +42,7 @@ from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunResult, RunSpec
 from benchmark.seeding import seed_streams
 
-__all__ = ["SELECTIONS", "train_run"]
+__all__ = ["SELECTIONS", "RunLoop", "start_run", "train_run"]
 
 SELECTIONS = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -72,6 +72,19 @@ def train_run(
         raise HyperparameterError(
             f"selection={selection!r} is not allowed (allowed: {', '.join(SELECTIONS)})"
         )
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=cuda):
+        return start_run(spec, data, hardness).run(selection, on_epoch, progress)
+
+
+def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndarray | None = None) -> RunLoop:
+    """Set up one run (data, models, method, optimisers) without training it.
+
+    :func:`train_run` is this plus :meth:`RunLoop.run`; callers that drive the epochs themselves (the
+    engine benchmark times :meth:`RunLoop.train_epoch` of several methods interleaved) use it directly.
+    It seeds the global torch RNG from the run's init and order streams and, unlike :func:`train_run`,
+    leaves it so. Arguments and errors as :func:`train_run`.
+    """
     load_builtin_components()
     method_cls: type[LossMethod] = METHODS.get(spec.method)
     params = method_cls.make_params(spec.params)
@@ -93,31 +106,27 @@ def train_run(
         )
     recipe = resolve_recipe(data.recipe, spec.recipe, spec.epochs)
     streams = seed_streams(spec.seed)
-    cuda = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=cuda):
-        torch.manual_seed(streams.init)
-        n_out = data.num_classes if data.task == "classification" and data.num_classes else 1
-        models = [
-            build_model(recipe.model, data.input_shape, n_out, **recipe.model_kwargs).to(device)
-            for _ in range(method_cls.n_models)
-        ]
-        torch.manual_seed((streams.order + 1) % 2**63)
-        ctx = MethodContext(
-            task=data.task,
-            num_classes=data.num_classes,
-            n_train=len(data.train),
-            epochs=recipe.epochs,
-            device=device,
-            noise_rate=spec.rate,
-            regression_loss=recipe.regression_loss,
-        )
-        method = method_cls(params, ctx)
-        return _Loop(spec, data, recipe, device, models, method, hardness, streams.order).run(
-            selection, on_epoch, progress
-        )
+    torch.manual_seed(streams.init)
+    n_out = data.num_classes if data.task == "classification" and data.num_classes else 1
+    models = [
+        build_model(recipe.model, data.input_shape, n_out, **recipe.model_kwargs).to(device)
+        for _ in range(method_cls.n_models)
+    ]
+    torch.manual_seed((streams.order + 1) % 2**63)
+    ctx = MethodContext(
+        task=data.task,
+        num_classes=data.num_classes,
+        n_train=len(data.train),
+        epochs=recipe.epochs,
+        device=device,
+        noise_rate=spec.rate,
+        regression_loss=recipe.regression_loss,
+    )
+    method = method_cls(params, ctx)
+    return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
 
 
-class _Loop:
+class RunLoop:
     """The state of one run between setup and summary (kept small: one method per phase)."""
 
     def __init__(
@@ -166,7 +175,7 @@ class _Loop:
         bar = tqdm(range(self.recipe.epochs), disable=not progress, file=sys.stderr, desc=self.spec.method)
         for epoch in bar:
             t0 = time.perf_counter()
-            loss = self._train_epoch(epoch)
+            loss = self.train_epoch(epoch)
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             train_s.append(time.perf_counter() - t0)
@@ -184,7 +193,7 @@ class _Loop:
         bar.close()
         return self._summarise(history, status, reason, selection, time.perf_counter() - start, train_s)
 
-    def _train_epoch(self, epoch: int) -> float:
+    def train_epoch(self, epoch: int) -> float:
         """One pass over the shuffled training set; returns the mean objective (one host read)."""
         self.method.on_epoch_start(epoch, self._predict_train)
         for model in self.models:

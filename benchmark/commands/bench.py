@@ -15,12 +15,13 @@ import json
 from benchmark.errors import StudyConfigError
 
 HELP = "measure speed ratios (engine vs plain loop, methods vs CE, tracking, workers, quick study, GPU)"
-_GROUPS = ("engine", "tracking", "workers", "quick", "gpu")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from benchmark.perf import GROUPS
+
     parser.add_argument(
-        "--only", nargs="+", metavar="NAME", help=f"measure only these groups ({', '.join(_GROUPS)})"
+        "--only", nargs="+", metavar="NAME", help=f"measure only these groups ({', '.join(GROUPS)})"
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats and the reduced quick study")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -30,14 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import difflib
 
+    from benchmark.perf import GROUPS, machine, measure
+
     only = list(args.only or [])
     for name in only:
-        if name not in _GROUPS:
-            close = difflib.get_close_matches(name, _GROUPS, n=1)
+        if name not in GROUPS:
+            close = difflib.get_close_matches(name, GROUPS, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            allowed = ", ".join(_GROUPS)
+            allowed = ", ".join(GROUPS)
             raise StudyConfigError(f"--only {name!r} is not a bench group{hint} (allowed: {allowed})")
-    from benchmark.perf import machine, measure
 
     figures = measure(only or None, quick=args.quick)
     info = machine()

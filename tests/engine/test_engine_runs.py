@@ -17,7 +17,7 @@ from benchmark.data import PreparedData, prepare
 from benchmark.errors import HyperparameterError
 from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunSpec
-from benchmark.training import train_run
+from benchmark.training import start_run, train_run
 
 load_builtin_components()
 
@@ -248,3 +248,12 @@ if __name__ == "__main__":  # prints a fresh GOLDEN table (see the comment above
         )
         print(f'    "{name}": {{{values}}},')
     print("}")
+
+
+@pytest.mark.parametrize("method", ["discrimloss", "coteaching"])
+def test_start_run_drives_the_epochs_train_run_drives(method: str, tiny_data: PreparedData) -> None:
+    """``start_run`` + ``RunLoop.train_epoch`` (what the engine benchmark times) trains as ``train_run``."""
+    spec = tiny_spec(method, epochs=3)
+    history = train_run(spec, data=tiny_data).history
+    loop = start_run(spec, data=tiny_data)
+    assert [loop.train_epoch(epoch) for epoch in range(3)] == [row["train/loss"] for row in history]

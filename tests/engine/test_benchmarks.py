@@ -1,0 +1,35 @@
+"""The pieces behind ``discrimbench bench``: the engine benchmark script produces every figure it promises,
+and ``bench`` refuses unknown groups in one line. No timing is asserted (speed is measured by
+``discrimbench bench``, not by tests)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.perf import GROUPS, _load_script
+
+
+def test_engine_benchmark_reports_every_target() -> None:
+    engine = _load_script("engine")
+    res = engine.run_engine_benchmark(
+        dataset="synthetic-hard", model="mlp", model_kwargs={"hidden": [8]}, rounds=2, batch_size=256
+    )
+    assert set(res["ratios"]) == set(res["targets"]) == set(engine.TARGETS)
+    assert res["samples"] == {name: 1 for name in ("plain", *engine.METHODS)}  # the warm-up round dropped
+    assert res["threads"] == 1
+    for name, value in res["ratios"].items():
+        assert math.isfinite(value) and value > 0, name
+        assert res["meets_targets"][name] == (value <= engine.TARGETS[name])
+    with pytest.raises(ValueError, match="warm-up"):
+        engine.run_engine_benchmark(rounds=1)
+
+
+def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--only", "wokers"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "did you mean 'workers'?" in err, err
+    for group in GROUPS:
+        assert group in err
