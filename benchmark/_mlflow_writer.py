@@ -6,7 +6,10 @@ because it holds the same interpreter lock. The training process therefore only 
 queue; this process turns them into ``MlflowClient`` calls, in order, and answers with the MLflow run id of
 each run it creates. It never imports torch.
 
-If the training process dies (SIGKILL included), the writer finishes what is already queued and exits;
+One writer serves the process that started it and that process's ``--workers``: every client puts its jobs
+on the one queue and receives its answers on a queue of its own (``replies[client]``).
+
+If the owning process dies (SIGKILL included), the writer finishes what is already queued and exits;
 the last run's MLflow copy may then be incomplete, while the study's results live in the Optuna storage.
 """
 
@@ -26,9 +29,13 @@ _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tag
 
 
 def writer_main(
-    uri: str, experiment: str, artifact_location: str | None, jobs: Any, replies: Any, parent_pid: int
+    uri: str, experiment: str, artifact_location: str | None, jobs: Any, replies: list[Any], parent_pid: int
 ) -> None:
-    """Serve ``jobs`` until a ``("close",)`` job or the parent's death; see :class:`MlflowTracker`."""
+    """Serve ``jobs`` until a ``("close",)`` job or the parent's death; see :class:`MlflowTracker`.
+
+    ``replies[0]`` belongs to the owning process (it also hears whether the store opened); ``replies[i]``
+    to its ``i``-th worker.
+    """
     import logging
 
     from mlflow.tracking import MlflowClient
@@ -49,16 +56,17 @@ def writer_main(
         else:
             experiment_id = found.experiment_id
     except Exception as exc:
-        replies.put(("error", f"{type(exc).__name__}: {exc}"))
+        replies[0].put(("error", f"{type(exc).__name__}: {exc}"))
         return
-    replies.put(("ready", experiment_id))
+    replies[0].put(("ready", experiment_id))
     _Writer(client, experiment_id, replies, uri).serve(jobs, parent_pid)
 
 
 class _Writer:
-    def __init__(self, client: Any, experiment_id: str, replies: Any, uri: str) -> None:
+    def __init__(self, client: Any, experiment_id: str, replies: list[Any], uri: str) -> None:
         self.client, self.experiment_id, self.replies, self.uri = client, experiment_id, replies, uri
-        self.ids: dict[str, str] = {}  # the tracker's run keys → MLflow run ids
+        self.ids: dict[str, str] = {}  # the trackers' run keys → MLflow run ids
+        self.artifact_uris: dict[str, str] = {}  # MLflow run id → its artifact URI, known from creation
 
     def serve(self, jobs: Any, parent_pid: int) -> None:
         orphan = False
@@ -86,15 +94,16 @@ class _Writer:
                 time.sleep(0.2 * 2**attempt)
         return None
 
-    def _create(self, key: str, name: str, tags: dict[str, str], start_ms: int) -> None:
+    def _create(self, client: int, key: str, name: str, tags: dict[str, str], start_ms: int) -> None:
         run = self._retry(
             "create run",
             lambda: self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags, run_name=name),
         )
         run_id = None if run is None else run.info.run_id
-        if run_id is not None:
-            self.ids[key] = run_id
-        self.replies.put(("id", (key, run_id)))
+        if run is not None:
+            self.ids[key] = run.info.run_id
+            self.artifact_uris[run.info.run_id] = run.info.artifact_uri
+        self.replies[client].put(("id", (key, run_id)))
 
     def _batch(self, key: str, metrics: list[tuple], params: list[tuple], tags: list[tuple]) -> None:
         from mlflow.entities import Metric, Param, RunTag
@@ -115,7 +124,17 @@ class _Writer:
         with tempfile.TemporaryDirectory() as tmp:
             for name, content in files.items():
                 (Path(tmp) / name).write_bytes(content)
-            self._retry("log artifacts", lambda: self.client.log_artifacts(run_id, tmp))
+            self._retry("log artifacts", lambda: self._artifact_repository(run_id).log_artifacts(tmp))
+
+    def _artifact_repository(self, run_id: str) -> Any:
+        """The run's artifact store, from the artifact URI that came with the run's creation
+        (``MlflowClient.log_artifacts`` would first fetch the run from the tracking store to learn it)."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        uri = self.artifact_uris.get(run_id)
+        if uri is None:
+            uri = self.client.get_run(run_id).info.artifact_uri
+        return get_artifact_repository(uri, tracking_uri=self.uri)
 
     def _end(self, key: str, status: str, end_ms: int) -> None:
         run_id = self.ids.get(key, key)

@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -36,7 +37,14 @@ from optuna.trial import TrialState
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError, output_error
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
-from benchmark.tracking import NullTracker, Tracker, make_tracker, mask_url
+from benchmark.tracking import (
+    NullTracker,
+    SharedMlflowTracker,
+    Tracker,
+    WriterHandle,
+    make_tracker,
+    mask_url,
+)
 from benchmark.tuning import (
     ATTR,
     SlotSeededSampler,
@@ -661,19 +669,35 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
 # ---- entry point ------------------------------------------------------------------------------------
 
 
-def _worker_main(plan: StudyPlan) -> None:
-    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out)
+def _worker_main(plan: StudyPlan, writer: WriterHandle | None) -> None:
+    tracker = NullTracker() if writer is None else SharedMlflowTracker(writer)
     try:
         work(plan, tracker=tracker)
     finally:
         tracker.close()
 
 
-def _guarded_worker_main(plan: StudyPlan) -> None:
+def _exit_with_parent(parent_pid: int) -> None:
+    """Have Linux SIGKILL this worker when the ``discrimbench run`` process that started it dies.
+
+    A killed study must leave its trials RUNNING under dead owners, which the next run retries with the
+    same parameters; a worker that outlived its parent could no longer log to MLflow (the writer belongs
+    to the parent) and would fail its trial instead. Elsewhere the worker notices at its next MLflow call.
+    """
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _guarded_worker_main(plan: StudyPlan, writer: WriterHandle | None, parent_pid: int) -> None:
     """A ``--workers`` process: a lost storage is one line on stderr and exit code 2, not a traceback (the
     parent then says how many workers failed)."""
+    _exit_with_parent(parent_pid)
     try:
-        _worker_main(plan)
+        _worker_main(plan, writer)
     except Exception as exc:
         cause = storage_failure(exc)
         if cause is None or os.environ.get("DISCRIMBENCH_DEBUG"):
@@ -711,7 +735,8 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
     check_writable(plan.out)
-    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out)
+    clients = plan.workers if plan.workers > 1 else 0
+    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients)
     try:
         return _run_study(plan, tracker, started, report=report, progress=progress)
     finally:
@@ -751,7 +776,10 @@ def _run_study(
     else:
         ctx = multiprocessing.get_context("spawn")
         procs = [
-            ctx.Process(target=_guarded_worker_main, args=(plan,), daemon=False) for _ in range(plan.workers)
+            ctx.Process(
+                target=_guarded_worker_main, args=(plan, tracker.client(i), os.getpid()), daemon=False
+            )
+            for i in range(plan.workers)
         ]
         for p in procs:
             p.start()

@@ -28,7 +28,15 @@ import numpy as np
 
 from benchmark.errors import TrackingError
 
-__all__ = ["MlflowTracker", "NullTracker", "Tracker", "make_tracker", "mask_url"]
+__all__ = [
+    "MlflowTracker",
+    "NullTracker",
+    "SharedMlflowTracker",
+    "Tracker",
+    "WriterHandle",
+    "make_tracker",
+    "mask_url",
+]
 
 
 def mask_url(url: str | None) -> str | None:
@@ -66,6 +74,9 @@ class Tracker(Protocol):
     def run_id(self, key: str | None) -> str | None:
         """The MLflow run id behind a key returned by :meth:`start`."""
 
+    def client(self, index: int) -> WriterHandle | None:
+        """What the ``index``-th ``--workers`` process needs to log through this tracker (None: nothing)."""
+
     def close(self) -> None:
         """Complete every pending write."""
 
@@ -98,49 +109,56 @@ class NullTracker:
     def run_id(self, key: str | None) -> str | None:
         return None
 
+    def client(self, index: int) -> WriterHandle | None:
+        return None
+
     def close(self) -> None:
         return None
 
 
-class MlflowTracker:
-    """MLflow through ``MlflowClient`` in a writer process (:mod:`benchmark._mlflow_writer`).
+@dataclass
+class WriterHandle:
+    """What a ``--workers`` process needs to log through the writer of the process that started it.
 
-    One experiment per study. The training process only queues plain tuples, so tracking costs it almost
-    nothing; runs get a local key at once and their MLflow id when the writer has created them. Call
-    :meth:`close` before the process ends: it waits until everything queued is written.
+    Passed to the worker as a ``Process`` argument (queues and events travel only that way).
 
-    Args:
-        uri: tracking URI (``sqlite:///…/mlflow.db``, ``http://host:5000``, ...).
-        experiment: experiment name (the study name).
-        artifact_location: where a new experiment keeps artifacts (``file://…/mlartifacts``); ignored
-            when the experiment exists or the server decides.
-
-    Raises:
-        TrackingError: the store cannot be opened (reported at the first use that needs an answer).
+    Attributes:
+        uri: the tracking URI (for messages).
+        jobs: the writer's job queue, shared by every client.
+        replies: this client's answers (MLflow run ids).
+        client: this client's index in the writer's list of answer queues.
+        stopped: set once the writer process has ended, for whatever reason.
+        owner_pid: the process that owns the writer (the worker's parent).
     """
+
+    uri: str
+    jobs: Any
+    replies: Any
+    client: int
+    stopped: Any
+    owner_pid: int
+
+
+class _QueuedTracker:
+    """The :class:`Tracker` calls as jobs on a writer's queue; the subclasses say where the writer is."""
 
     enabled = True
 
-    def __init__(self, uri: str, experiment: str, artifact_location: str | None = None) -> None:
-        import multiprocessing
-
-        from benchmark._mlflow_writer import writer_main
-
+    def __init__(self, uri: str, jobs: Any, replies: Any, client: int) -> None:
         self.uri = uri
-        ctx = multiprocessing.get_context("spawn")
-        self._jobs = ctx.Queue()
-        self._replies = ctx.Queue()
-        self._process = ctx.Process(
-            target=writer_main,
-            args=(uri, experiment, artifact_location, self._jobs, self._replies, os.getpid()),
-            name="mlflow-writer",
-        )
-        self._process.start()
-        atexit.register(self.close)  # never leave the interpreter waiting on a writer it forgot
+        self._jobs, self._replies, self._client = jobs, replies, client
         self._ids: dict[str, str | None] = {}
         self._buffer: dict[str, list[tuple]] = {}
         self._last_flush: dict[str, float] = {}
         self._pending: dict[str, _PendingRun] = {}
+
+    def _writer_gone(self) -> bool:
+        """True once the writer can no longer answer."""
+        raise NotImplementedError
+
+    def client(self, index: int) -> WriterHandle | None:
+        """A handle for the ``index``-th worker process; None when this tracker cannot share its writer."""
+        return None
 
     # -- answers from the writer --
 
@@ -149,7 +167,7 @@ class MlflowTracker:
             try:
                 kind, value = self._replies.get(timeout=5.0)
             except queue.Empty:
-                if not self._process.is_alive():
+                if self._writer_gone():
                     raise TrackingError(f"the MLflow writer for {mask_url(self.uri)} stopped") from None
                 continue
             if kind == "error":
@@ -171,7 +189,7 @@ class MlflowTracker:
         if existing:
             return existing
         key = uuid.uuid4().hex
-        self._jobs.put(("create", key, cell_id, dict(tags), int(time.time() * 1000)))
+        self._jobs.put(("create", self._client, key, cell_id, dict(tags), int(time.time() * 1000)))
         return self.run_id(key)
 
     def start(
@@ -180,7 +198,7 @@ class MlflowTracker:
         """Queue the run's creation and return its key (:meth:`run_id` gives the MLflow id)."""
         key = uuid.uuid4().hex
         all_tags = {**tags, **({"mlflow.parentRunId": parent} if parent else {})}
-        self._jobs.put(("create", key, name, all_tags, int(time.time() * 1000)))
+        self._jobs.put(("create", self._client, key, name, all_tags, int(time.time() * 1000)))
         self._pending[key] = _PendingRun(params=dict(params))
         self._last_flush[key] = time.monotonic()
         return key
@@ -225,12 +243,94 @@ class MlflowTracker:
             self._jobs.put(("files", run_id, pending.files))
         self._jobs.put(("end", run_id, status, int(time.time() * 1000)))
 
+
+class MlflowTracker(_QueuedTracker):
+    """MLflow through ``MlflowClient`` in a writer process (:mod:`benchmark._mlflow_writer`).
+
+    One experiment per study. The training process only queues plain tuples, so tracking costs it almost
+    nothing; runs get a local key at once and their MLflow id when the writer has created them. Call
+    :meth:`close` before the process ends: it waits until everything queued is written.
+
+    One writer serves a whole ``discrimbench run``: its ``--workers`` processes log through
+    :meth:`client` handles (:class:`SharedMlflowTracker`) rather than start writers of their own, which
+    would each import MLflow and contend for the SQLite file; a single writer is what SQLite wants.
+
+    Args:
+        uri: tracking URI (``sqlite:///…/mlflow.db``, ``http://host:5000``, ...).
+        experiment: experiment name (the study name).
+        artifact_location: where a new experiment keeps artifacts (``file://…/mlartifacts``); ignored
+            when the experiment exists or the server decides.
+        clients: how many worker processes will log through this writer.
+
+    Raises:
+        TrackingError: the store cannot be opened (reported at the first use that needs an answer).
+    """
+
+    def __init__(
+        self, uri: str, experiment: str, artifact_location: str | None = None, clients: int = 0
+    ) -> None:
+        import multiprocessing
+        import threading
+
+        from benchmark._mlflow_writer import writer_main
+
+        ctx = multiprocessing.get_context("spawn")
+        jobs = ctx.Queue()
+        replies = [ctx.Queue() for _ in range(clients + 1)]  # 0: this process; i: the i-th worker
+        super().__init__(uri, jobs, replies[0], 0)
+        self._stopped = ctx.Event()
+        self._process = ctx.Process(
+            target=writer_main,
+            args=(uri, experiment, artifact_location, jobs, replies, os.getpid()),
+            name="mlflow-writer",
+        )
+        self._process.start()
+        # Workers wait on their own answer queues: this thread tells them when the writer has ended,
+        # however it ended (a crash or a kill included), so that none waits forever.
+        threading.Thread(target=self._watch, daemon=True, name="mlflow-writer-watch").start()
+        atexit.register(self.close)  # never leave the interpreter waiting on a writer it forgot
+        self._handles = [
+            WriterHandle(uri, jobs, replies[i], i, self._stopped, os.getpid()) for i in range(1, clients + 1)
+        ]
+
+    def _watch(self) -> None:
+        from multiprocessing.connection import wait
+
+        wait([self._process.sentinel])
+        self._stopped.set()
+
+    def _writer_gone(self) -> bool:
+        return not self._process.is_alive()
+
+    def client(self, index: int) -> WriterHandle | None:
+        """The handle for worker ``index`` (0 ≤ index < ``clients``)."""
+        return self._handles[index]
+
     def close(self) -> None:
         """Wait until every queued write is done, then stop the writer."""
         if not self._process.is_alive():
             return
         self._jobs.put(("close",))
         self._process.join()
+
+
+class SharedMlflowTracker(_QueuedTracker):
+    """A ``--workers`` process's tracker: its jobs go to the writer of the process that started it."""
+
+    def __init__(self, handle: WriterHandle) -> None:
+        super().__init__(handle.uri, handle.jobs, handle.replies, handle.client)
+        self._handle = handle
+        self._closed = False
+
+    def _writer_gone(self) -> bool:
+        return self._handle.stopped.is_set() or os.getppid() != self._handle.owner_pid
+
+    def close(self) -> None:
+        """Hand every queued job to the writer's pipe (the writer itself belongs to the parent)."""
+        if not self._closed:
+            self._closed = True
+            self._jobs.close()
+            self._jobs.join_thread()
 
 
 @dataclass
@@ -260,8 +360,11 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def make_tracker(uri: str | None, experiment: str, folder: Path) -> Tracker:
-    """The tracker for ``uri``: ``none`` → :class:`NullTracker`; ``None`` → SQLite in ``folder``."""
+def make_tracker(uri: str | None, experiment: str, folder: Path, clients: int = 0) -> Tracker:
+    """The tracker for ``uri``: ``none`` → :class:`NullTracker`; ``None`` → SQLite in ``folder``.
+
+    ``clients``: worker processes that will log through this tracker's writer (:meth:`Tracker.client`).
+    """
     if uri is not None and uri.strip().lower() in {"none", "off", "false", ""}:
         return NullTracker()
     artifact_location = None
@@ -269,4 +372,4 @@ def make_tracker(uri: str | None, experiment: str, folder: Path) -> Tracker:
         folder.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
         artifact_location = (folder / "mlartifacts").resolve().as_uri()
-    return MlflowTracker(uri, experiment, artifact_location)
+    return MlflowTracker(uri, experiment, artifact_location, clients)

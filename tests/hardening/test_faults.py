@@ -83,9 +83,110 @@ def test_two_local_workers_equal_one(finished_study: Path, tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "optuna.journal").exists() and not (out / "optuna.db").exists()
     _assert_same_results(out, finished_study)
+    _assert_exactly_once(_journal(out))
+
+
+def _journal(out: Path) -> Any:
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    _assert_exactly_once(JournalStorage(JournalFileBackend(str(out / "optuna.journal"))))  # type: ignore[arg-type]
+    return JournalStorage(JournalFileBackend(str(out / "optuna.journal")))
+
+
+def _mlflow_runs(out: Path) -> list[Any]:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
+    return client.search_runs([client.get_experiment_by_name("small").experiment_id], max_results=1000)
+
+
+def test_two_local_workers_with_mlflow_log_every_run_once(finished_study: Path, tmp_path: Path) -> None:
+    """Both workers log through the one MLflow writer of the process that started them: every trial and
+    repeat has exactly one finished child run under its cell's parent, and the results point at them."""
+    study = write_study(tmp_path)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        run_cmd(study, out, "--workers", "2"), env=ENV, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warning" not in done.stderr.lower(), done.stderr[-2000:]
+    _assert_same_results(out, finished_study)
+    runs = _mlflow_runs(out)
+    roles = pd.Series([r.data.tags.get("discrimbench.role") for r in runs]).value_counts().to_dict()
+    assert roles == {"cell": 2, "trial": 3, "repeat": 4}  # ce: 1 trial, gce: 2; 2 seeds each
+    parents = {r.info.run_id for r in runs if r.data.tags["discrimbench.role"] == "cell"}
+    children = [r for r in runs if r.data.tags["discrimbench.role"] != "cell"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert all(r.data.tags["mlflow.parentRunId"] in parents for r in children)
+    assert all("test/acc" in r.data.metrics for r in children)
+    repeats = {r.info.run_id for r in children if r.data.tags["discrimbench.role"] == "repeat"}
+    assert set(pd.read_csv(out / "results.csv")["mlflow_run_id"]) == repeats
+    trial_runs = {r.info.run_id for r in children if r.data.tags["discrimbench.role"] == "trial"}
+    storage = _journal(out)
+    logged = {
+        t.user_attrs["discrimbench.mlflow_run_id"]
+        for s in optuna.get_all_study_summaries(storage)
+        if s.study_name.endswith("/tune")
+        for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()
+    }
+    assert logged == trial_runs
+
+
+def _running_trials(out: Path) -> int:
+    if not (out / "optuna.journal").exists():
+        return 0
+    storage = _journal(out)
+    return sum(
+        t.state == optuna.trial.TrialState.RUNNING
+        for s in optuna.get_all_study_summaries(storage)
+        for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()
+    )
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has already died
+
+
+def test_killing_the_parent_of_two_workers_stops_them_and_a_rerun_completes(
+    finished_study: Path, tmp_path: Path
+) -> None:
+    """SIGKILL of ``discrimbench run --workers 2``: its workers die with it (their trials stay RUNNING
+    under dead owners rather than failing), and the same command then completes the study exactly."""
+    if not Path("/proc/self/task").exists():
+        pytest.skip("needs Linux /proc")
+    study = write_study(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        run_cmd(study, out, "--workers", "2"), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not _running_trials(out):
+        time.sleep(0.1)  # until a worker is inside a trial
+    assert proc.poll() is None, "the study finished before it could be killed"
+    workers = _children(proc.pid)  # the two workers, the MLflow writer, multiprocessing's tracker
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers), "a worker outlived the killed study"
+    assert _running_trials(out) >= 1  # left to the re-run, not finished by orphaned workers
+    done = subprocess.run(
+        run_cmd(study, out, "--workers", "2"), env=ENV, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    _assert_same_results(out, finished_study)
+    _assert_exactly_once(_journal(out))
 
 
 # ---- an output folder that cannot be written ---------------------------------------------------------
