@@ -693,8 +693,8 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def _guarded_worker_main(plan: StudyPlan, writer: WriterHandle | None, parent_pid: int) -> None:
-    """A ``--workers`` process: a lost storage is one line on stderr and exit code 2, not a traceback (the
-    parent then says how many workers failed)."""
+    """A ``--workers`` helper process: a lost storage is one line on stderr and exit code 2, not a
+    traceback (the parent, itself a worker, takes over what the helper left)."""
     _exit_with_parent(parent_pid)
     try:
         _worker_main(plan, writer)
@@ -735,8 +735,7 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
     check_writable(plan.out)
-    clients = plan.workers if plan.workers > 1 else 0
-    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients)
+    tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:
         return _run_study(plan, tracker, started, report=report, progress=progress)
     finally:
@@ -774,32 +773,7 @@ def _run_study(
     if plan.workers == 1:
         work(plan, on_progress, on_cell, tracker)
     else:
-        ctx = multiprocessing.get_context("spawn")
-        procs = [
-            ctx.Process(
-                target=_guarded_worker_main, args=(plan, tracker.client(i), os.getpid()), daemon=False
-            )
-            for i in range(plan.workers)
-        ]
-        for p in procs:
-            p.start()
-        reported: set[str] = set()
-        while any(p.is_alive() for p in procs):
-            time.sleep(1.0)
-            on_progress()
-            for cell in plan.cells:
-                if cell.cell_id not in reported and cell_state(plan, storage, cell) == "done":
-                    reported.add(cell.cell_id)
-                    on_cell(cell)
-        for p in procs:
-            p.join()
-        if any(p.exitcode != 0 for p in procs):
-            pending = [c.cell_id for c in plan.cells if cell_state(plan, storage, c) != "done"]
-            if pending:
-                raise StudyConfigError(
-                    f"{sum(p.exitcode != 0 for p in procs)} worker(s) failed; {len(pending)} cells "
-                    "unfinished (re-run the same command to resume)"
-                )
+        _work_with_helpers(plan, tracker, on_progress, on_cell)
     bar.n = count_progress(plan, storage)
     bar.close()
     rows = collect_rows(plan, storage)
@@ -812,6 +786,34 @@ def _run_study(
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"
     return summary
+
+
+def _work_with_helpers(
+    plan: StudyPlan, tracker: Tracker, on_progress: Callable[[], None], on_cell: Callable[[Cell], None]
+) -> None:
+    """``--workers N``: this process is worker 0 and starts N − 1 helper processes beside it.
+
+    Working here rather than only watching saves a process start (imports, datasets) and a polling loop
+    on a machine whose cores the workers should have. This process's :func:`work` returns only once every
+    cell is done, those the helpers finished included, and takes over the trials of a helper that died
+    (their owner is gone), so a failed helper (it said why on stderr) costs time, not results.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    helpers = [
+        ctx.Process(target=_guarded_worker_main, args=(plan, tracker.client(i), os.getpid()), daemon=False)
+        for i in range(plan.workers - 1)
+    ]
+    for p in helpers:
+        p.start()
+    try:
+        work(plan, on_progress, on_cell, tracker)
+    except BaseException:
+        for p in helpers:
+            p.terminate()  # their RUNNING trials are retried by the next run, as after a kill
+        raise
+    finally:
+        for p in helpers:
+            p.join()
 
 
 def cell_line(plan: StudyPlan, storage: Any, cell: Cell) -> str:
