@@ -8,7 +8,7 @@ Claims checked (targets from issue 4):
 
 Usage::
 
-    python benchmarks/engine.py [--dataset digits] [--model small-cnn] [--rounds 41] [--device cpu]
+    python benchmarks/engine.py [--dataset digits] [--model small-cnn] [--rounds 61] [--device cpu]
         [--threads 1]
 
 ``run_engine_benchmark(...) -> dict`` is the same measurement as a function (for ``discrimbench bench``).
@@ -86,7 +86,7 @@ def run_engine_benchmark(
     dataset: str = "digits",
     model: str = "small-cnn",
     model_kwargs: dict[str, Any] | None = None,  # default {"width": 16} for small-cnn
-    rounds: int = 41,
+    rounds: int = 61,
     batch_size: int = 128,
     device: str = "cpu",
     rate: float = 0.4,
@@ -156,7 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--model", default="small-cnn")
-    parser.add_argument("--rounds", type=int, default=41, help="interleaved epochs (the first: warm-up)")
+    parser.add_argument("--rounds", type=int, default=61, help="interleaved epochs (the first: warm-up)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: least load-sensitive)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="cpu")
