@@ -150,20 +150,23 @@ def time_study(
     Args:
         configs: label → extra CLI flags (e.g. ``{"mlflow": [], "none": ["--tracking-uri", "none"]}``).
         study: a study mapping (written to a temporary YAML file) or a preset name.
-        repeats: rounds; every round runs every configuration once.
+        repeats: rounds; every round runs every configuration once, in an order rotated from round to
+            round (a machine that speeds up or slows down over the rounds favours no configuration).
 
     Returns:
-        label → ``{"wall_s": [...], "rss_mib": [...]}``.
+        label → ``{"wall_s": [...], "rss_mib": [...]}``, in round order.
     """
     out: dict[str, dict[str, list[float]]] = {k: {"wall_s": [], "rss_mib": []} for k in configs}
+    labels = list(configs)
     with tempfile.TemporaryDirectory(prefix="discrimbench-bench-") as tmp:
         root = Path(tmp)
         source: str | Path = study if isinstance(study, str) else root / "study.yaml"
         if not isinstance(study, str):
             Path(source).write_text(yaml.safe_dump(study, sort_keys=False))
         for r in range(repeats):
-            for label, flags in configs.items():
-                wall, rss = run_study_cli(source, root / f"{label}-{r}", flags)
+            shift = r % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                wall, rss = run_study_cli(source, root / f"{label}-{r}", configs[label])
                 out[label]["wall_s"].append(wall)
                 out[label]["rss_mib"].append(rss)
     return out
@@ -206,9 +209,10 @@ _STUDY_RUNS: dict[bool, dict[str, dict[str, list[float]]]] = {}
 def _study_runs(quick: bool) -> tuple[dict[str, dict[str, list[float]]], str]:
     """The quick preset (the reduced study with ``quick``) under each configuration, interleaved in one
     process tree: tracking on (the default), ``--tracking-uri none``, and ``--workers 2`` with tracking
-    on; two rounds (one with ``quick``), since a shared virtual machine's speed drifts by tens of per cent
-    over minutes. Shared by the tracking, workers and quick figures so that each study runs once a round."""
-    rounds = 1 if quick else 2
+    on; three rounds (one with ``quick``), since a shared virtual machine's speed drifts by tens of per
+    cent over minutes (the same study took 120 s and 165 s here an hour apart). Shared by the tracking,
+    workers and quick figures so that each study runs once a round."""
+    rounds = 1 if quick else 3
     label = "reduced quick study" if quick else "quick preset"
     label += f", fastest of {rounds} interleaved runs each" if rounds > 1 else ""
     if quick not in _STUDY_RUNS:
