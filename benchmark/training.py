@@ -30,7 +30,7 @@ from tqdm import tqdm
 from baselines._base import LossMethod, MethodContext
 from benchmark.data._base import PreparedData, Recipe
 from benchmark.engine.batching import Inputs, index_batches
-from benchmark.engine.device import peak_memory_mb, reset_peak_memory, resolve_device
+from benchmark.engine.device import keep_freed_memory, peak_memory_mb, reset_peak_memory, resolve_device
 from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, mae
 from benchmark.engine.optim import build_optimizer
 from benchmark.engine.recipe import resolve_recipe
@@ -105,6 +105,8 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
             download=False,
         )
     recipe = resolve_recipe(data.recipe, spec.recipe, spec.epochs)
+    if device.type == "cpu":
+        keep_freed_memory()
     streams = seed_streams(spec.seed)
     torch.manual_seed(streams.init)
     n_out = data.num_classes if data.task == "classification" and data.num_classes else 1

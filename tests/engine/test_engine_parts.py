@@ -198,3 +198,20 @@ def test_best_epoch_ties_and_nans() -> None:
     assert (s["test_last"], s["test_best_val"], s["test_oracle"], s["oracle_epoch"]) == (42.0, 45.0, 60.0, 2)
     mae_hist = [{"val/mae": 3.0, "test/mae": 2.0}, {"val/mae": 1.0, "test/mae": 2.5}]
     assert summarise_history(mae_hist, "mae", "val/mae", False)["test_best_val"] == 2.5
+
+
+def test_keep_freed_memory_sets_the_allocator_once_and_respects_the_user(monkeypatch) -> None:
+    import sys
+
+    from benchmark.engine import device
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's mallopt is Linux-only")
+    monkeypatch.setattr(device, "_allocator_set", False)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert device.keep_freed_memory() is False  # the user's own setting wins
+    assert device._allocator_set is False
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert device.keep_freed_memory() is True
+    assert device.keep_freed_memory() is False  # once per process
