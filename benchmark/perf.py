@@ -2,8 +2,10 @@
 
 Every figure is a ratio measured side by side in one invocation (so that machine load hits both sides
 alike) or an absolute number printed with the machine it was measured on. Study-level figures run the
-real CLI in subprocesses (what a user waits for), interleaving the two configurations and keeping the
-fastest of each, the least disturbed measurement on a shared machine.
+real CLI in subprocesses (what a user waits for), in rounds that run every configuration once in a rotated
+order; a figure is the ratio of the configurations' medians over the rounds, as for the engine's epochs:
+on a shared virtual machine single runs drift by tens of per cent, and the fastest of a few runs follows
+whichever got a lucky moment.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -214,21 +217,21 @@ def _study_runs(quick: bool) -> tuple[dict[str, dict[str, list[float]]], str]:
     workers and quick figures so that each study runs once a round."""
     rounds = 1 if quick else 3
     label = "reduced quick study" if quick else "quick preset"
-    label += f", fastest of {rounds} interleaved runs each" if rounds > 1 else ""
+    label += f", median of {rounds} interleaved runs each" if rounds > 1 else ""
     if quick not in _STUDY_RUNS:
         configs = {"mlflow": [], "none": ["--tracking-uri", "none"], "workers2": ["--workers", "2"]}
         _STUDY_RUNS[quick] = time_study(configs, REDUCED_STUDY if quick else "quick", rounds)
     return _STUDY_RUNS[quick], label
 
 
-def _fastest(res: dict[str, dict[str, list[float]]], config: str) -> float:
-    return min(res[config]["wall_s"])
+def _median(res: dict[str, dict[str, list[float]]], config: str) -> float:
+    return statistics.median(res[config]["wall_s"])
 
 
 def tracking_figures(quick: bool = False) -> list[Figure]:
     """The study with MLflow logging vs the same study with ``--tracking-uri none``."""
     res, label = _study_runs(quick)
-    on, off = _fastest(res, "mlflow"), _fastest(res, "none")
+    on, off = _median(res, "mlflow"), _median(res, "none")
     note = f"{label}, mlflow {on:.1f} s vs none {off:.1f} s"
     return [Figure("tracking/none", on / off, 1.10, "<=", "x", note, res)]
 
@@ -236,7 +239,7 @@ def tracking_figures(quick: bool = False) -> list[Figure]:
 def workers_figures(quick: bool = False) -> list[Figure]:
     """``--workers 2`` (journal storage) vs one worker, tracking on both times."""
     res, label = _study_runs(quick)
-    one, two = _fastest(res, "mlflow"), _fastest(res, "workers2")
+    one, two = _median(res, "mlflow"), _median(res, "workers2")
     note = f"{label}, 1 worker {one:.1f} s, 2 workers {two:.1f} s"
     return [Figure("workers/speedup", one / two, 1.6, ">=", "x", note, res)]
 
@@ -246,7 +249,7 @@ def quick_figures(quick: bool = False) -> list[Figure]:
     res, label = _study_runs(quick)
     note = f"{label}, 1 worker, MLflow on, without the report"
     return [
-        Figure("quick/wall", _fastest(res, "mlflow"), None, "<=", "s", note),
+        Figure("quick/wall", _median(res, "mlflow"), None, "<=", "s", note),
         Figure("quick/peak_rss", max(res["mlflow"]["rss_mib"]), None, "<=", "MiB", note),
     ]
 

@@ -6,8 +6,8 @@ Claims checked (issue 7), each measured side by side by the real CLI in fresh pr
 * the quick preset with ``--workers 1`` / ``--workers 2``, MLflow on both: ≥ 1.6 on a 2-core machine;
 * the quick preset: wall time and peak resident memory (reported; no target).
 
-The three configurations run in turn, three times (in rotated order), and the fastest run of each
-counts (``--quick``: once each, on a reduced study of 3 methods, 2 rates and 2 seeds).
+The three configurations run in turn, three times (in rotated order), and each figure compares the
+configurations' median runs (``--quick``: once each, on a reduced study of 3 methods, 2 rates and 2 seeds).
 
 ``--profile FILE`` runs the reduced quick study in this process under cProfile instead, writes the stats
 to FILE and prints the 25 most expensive functions by cumulative time.
