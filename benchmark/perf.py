@@ -213,7 +213,7 @@ def _study_runs(quick: bool) -> tuple[dict[str, dict[str, list[float]]], str]:
     """The quick preset (the reduced study with ``quick``) under each configuration, interleaved in one
     process tree: tracking on (the default), ``--tracking-uri none``, and ``--workers 2`` with tracking
     on; three rounds (one with ``quick``), since a shared virtual machine's speed drifts by tens of per
-    cent over minutes (the same study took 120 s and 165 s here an hour apart). Shared by the tracking,
+    cent over minutes (the same study took 122 s and 165 s here within two hours). Shared by the tracking,
     workers and quick figures so that each study runs once a round."""
     rounds = 1 if quick else 3
     label = "reduced quick study" if quick else "quick preset"
