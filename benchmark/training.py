@@ -72,7 +72,8 @@ def train_run(
         raise HyperparameterError(
             f"selection={selection!r} is not allowed (allowed: {', '.join(SELECTIONS)})"
         )
-    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    device = resolve_device(spec.device)
+    cuda = [device.index or 0] if device.type == "cuda" else []  # a CPU run never initialises CUDA
     with torch.random.fork_rng(devices=cuda):
         return start_run(spec, data, hardness).run(selection, on_epoch, progress)
 
