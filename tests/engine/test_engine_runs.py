@@ -226,6 +226,15 @@ def test_regression_and_image_augmentation_paths() -> None:
     assert img.status == "ok" and 0 <= img.test_last <= 100
 
 
+@pytest.mark.parametrize("method", ["discrimloss", "coteaching"])
+def test_start_run_drives_the_epochs_train_run_drives(method: str, tiny_data: PreparedData) -> None:
+    """``start_run`` + ``RunLoop.train_epoch`` (what the engine benchmark times) trains as ``train_run``."""
+    spec = tiny_spec(method, epochs=3)
+    history = train_run(spec, data=tiny_data).history
+    loop = start_run(spec, data=tiny_data)
+    assert [loop.train_epoch(epoch) for epoch in range(3)] == [row["train/loss"] for row in history]
+
+
 def test_bad_inputs_raise_before_training(tiny_data: PreparedData) -> None:
     with pytest.raises(
         HyperparameterError, match=r"recipe\.learning_rate is not a recipe field \(allowed: .*lr"
@@ -248,12 +257,3 @@ if __name__ == "__main__":  # prints a fresh GOLDEN table (see the comment above
         )
         print(f'    "{name}": {{{values}}},')
     print("}")
-
-
-@pytest.mark.parametrize("method", ["discrimloss", "coteaching"])
-def test_start_run_drives_the_epochs_train_run_drives(method: str, tiny_data: PreparedData) -> None:
-    """``start_run`` + ``RunLoop.train_epoch`` (what the engine benchmark times) trains as ``train_run``."""
-    spec = tiny_spec(method, epochs=3)
-    history = train_run(spec, data=tiny_data).history
-    loop = start_run(spec, data=tiny_data)
-    assert [loop.train_epoch(epoch) for epoch in range(3)] == [row["train/loss"] for row in history]

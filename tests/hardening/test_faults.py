@@ -60,11 +60,7 @@ def test_three_seeded_sigkills_then_resume_equal_an_uninterrupted_run(
     assert done.returncode == 0, done.stderr[-2000:]
     _assert_same_results(out, finished_study)
     _assert_exactly_once(f"sqlite:///{out / 'optuna.db'}")
-    from mlflow.tracking import MlflowClient  # the MLflow store stays readable
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{out / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("small").experiment_id], max_results=1000)
-    by_id = {r.info.run_id: r for r in runs}
+    by_id = {r.info.run_id: r for r in _mlflow_runs(out)}  # the MLflow store stays readable
     for run_id in pd.read_csv(out / "results.csv")["mlflow_run_id"]:
         assert by_id[run_id].info.status == "FINISHED"
         assert by_id[run_id].data.tags["discrimbench.role"] == "repeat"
@@ -121,25 +117,24 @@ def test_two_local_workers_with_mlflow_log_every_run_once(finished_study: Path, 
     repeats = {r.info.run_id for r in children if r.data.tags["discrimbench.role"] == "repeat"}
     assert set(pd.read_csv(out / "results.csv")["mlflow_run_id"]) == repeats
     trial_runs = {r.info.run_id for r in children if r.data.tags["discrimbench.role"] == "trial"}
-    storage = _journal(out)
-    logged = {
-        t.user_attrs["discrimbench.mlflow_run_id"]
-        for s in optuna.get_all_study_summaries(storage)
-        if s.study_name.endswith("/tune")
-        for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()
-    }
+    logged = {t.user_attrs["discrimbench.mlflow_run_id"] for t in _trials(_journal(out), "/tune")}
     assert logged == trial_runs
+
+
+def _trials(storage: Any, suffix: str = "") -> list[optuna.trial.FrozenTrial]:
+    """Every trial of the storage's studies whose name ends with ``suffix``."""
+    return [
+        t
+        for s in optuna.get_all_study_summaries(storage)
+        if s.study_name.endswith(suffix)
+        for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()
+    ]
 
 
 def _running_trials(out: Path) -> int:
     if not (out / "optuna.journal").exists():
         return 0
-    storage = _journal(out)
-    return sum(
-        t.state == optuna.trial.TrialState.RUNNING
-        for s in optuna.get_all_study_summaries(storage)
-        for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()
-    )
+    return sum(t.state == optuna.trial.TrialState.RUNNING for t in _trials(_journal(out)))
 
 
 def _children(pid: int) -> set[int]:
