@@ -28,6 +28,25 @@ T = TypeVar("T")
 _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tags of them)
 
 
+def open_client(uri: str) -> Any:
+    """An ``MlflowClient`` for ``uri``, quiet, and with MLflow's usage telemetry off unless the user set
+    ``MLFLOW_DISABLE_TELEMETRY`` or ``DO_NOT_TRACK`` themselves.
+
+    MLflow 3 reports every tracking call to its developers from background threads by default: a
+    benchmark that runs offline or on a cluster should not send anything, and the records cost the writer
+    CPU time that the training processes need on a small machine.
+    """
+    import logging
+
+    if "DO_NOT_TRACK" not in os.environ:
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=uri)
+
+
 def writer_main(
     uri: str, experiment: str, artifact_location: str | None, jobs: Any, replies: list[Any], parent_pid: int
 ) -> None:
@@ -36,14 +55,8 @@ def writer_main(
     ``replies[0]`` belongs to the owning process (it also hears whether the store opened); ``replies[i]``
     to its ``i``-th worker.
     """
-    import logging
-
-    from mlflow.tracking import MlflowClient
-
-    for name in ("alembic", "mlflow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        client = MlflowClient(tracking_uri=uri)
+        client = open_client(uri)
         found = client.get_experiment_by_name(experiment)
         if found is None:
             try:
@@ -79,7 +92,6 @@ class _Writer:
                 orphan = os.getppid() != parent_pid
                 continue
             if job[0] == "close":
-                self.replies.put(("closed", None))
                 return
             getattr(self, f"_{job[0]}")(*job[1:])
 

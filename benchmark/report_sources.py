@@ -50,9 +50,9 @@ class Histories:
 
     def sample_weights(self, run_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
         """(weights, corrupted, hardness or None) from a run's ``sample_weights.npz``, None if absent."""
-        from mlflow import MlflowClient
+        from benchmark._mlflow_writer import open_client
 
-        client = MlflowClient(tracking_uri=self.uri)
+        client = open_client(self.uri)
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 path = client.download_artifacts(run_id, "sample_weights.npz", tmp)
@@ -73,9 +73,9 @@ def load_histories(uri: str, study_name: str) -> Histories:
     if missing is not None:
         return Histories(empty, empty, uri, f"no MLflow store at {missing}: curve figures skipped")
     try:
-        from mlflow import MlflowClient
+        from benchmark._mlflow_writer import open_client
 
-        client = MlflowClient(tracking_uri=uri)
+        client = open_client(uri)
         experiment = client.get_experiment_by_name(study_name)
         if experiment is None:
             return Histories(empty, empty, uri, f"no MLflow experiment named {study_name!r}: curves skipped")
