@@ -16,6 +16,7 @@ RDB: the heartbeat went stale) its RUNNING trial is failed and re-queued with th
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import math
 import multiprocessing
@@ -25,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -481,6 +482,12 @@ def cell_state(plan: StudyPlan, storage: Any, cell: Cell) -> str:
     return "done"
 
 
+# A worker with nothing runnable looks again after 0.05 s, then waits twice as long each time up to 1 s:
+# the run it waits for often takes well under a second in small studies, while a long wait should not
+# scan every cell's state in a shared database several times a second.
+_IDLE_POLL_S = (0.05, 1.0)
+
+
 def work(
     plan: StudyPlan,
     on_progress: Callable[[], None] = lambda: None,
@@ -497,6 +504,7 @@ def work(
     tracker = tracker or make_tracker(plan.tracking_uri, plan.study.name, plan.out)
     worker = _Worker(plan, tracker, storage, on_progress, environment())
     pending = list(plan.cells)
+    idle = _IDLE_POLL_S[0]
     while pending:
         progressed = False
         for cell in list(pending):
@@ -516,8 +524,11 @@ def work(
                 continue
             progressed = True
             break  # re-scan from the first cell: earlier cells may have become runnable
-        if not progressed and pending:
-            time.sleep(1.0)
+        if progressed:
+            idle = _IDLE_POLL_S[0]
+        elif pending:
+            time.sleep(idle)
+            idle = min(2 * idle, _IDLE_POLL_S[1])
 
 
 def _blocked(cell: Cell, pending: list[Cell]) -> bool:
@@ -696,10 +707,14 @@ def _exit_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _guarded_worker_main(plan: StudyPlan, writer: WriterHandle | None, parent_pid: int) -> None:
-    """A ``--workers`` helper process: a lost storage is one line on stderr and exit code 2, not a
-    traceback (the parent, itself a worker, takes over what the helper left)."""
+def _guarded_worker_main(plan: StudyPlan, writer: WriterHandle | None, parent_pid: int, release: Any) -> None:
+    """A ``--workers`` helper process: imports the engine, waits for ``release`` (the storage is set up),
+    then works. A lost storage is one line on stderr and exit code 2, not a traceback (the parent, itself
+    a worker, takes over what the helper left)."""
     _exit_with_parent(parent_pid)
+    for module in ("torch", "benchmark.data", "benchmark.training"):
+        importlib.import_module(module)  # what the first run imports, loaded while the parent sets up
+    release.wait()
     try:
         _worker_main(plan, writer)
     except Exception as exc:
@@ -749,10 +764,27 @@ def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) ->
 def _run_study(
     plan: StudyPlan, tracker: Tracker, started: float, *, report: bool, progress: bool
 ) -> dict[str, Any]:
+    with _helpers(plan, tracker) as release_helpers:
+        setup_storage(plan, tracker)
+        release_helpers()
+        storage = _open(plan)
+        _work_showing_progress(plan, storage, tracker, progress)
+    rows = collect_rows(plan, storage)
+    results = write_results(plan, rows)
+    write_study_json(plan, storage, started)
+    summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
+    if report:
+        tracker.close()  # the report reads the curves from MLflow: every queued write first
+        summary["report"] = _make_report(plan.out)
+    if isinstance(tracker, NullTracker):
+        summary["tracking"] = "off"
+    return summary
+
+
+def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, progress: bool) -> None:
+    """This process's share of the work, with the overall progress bar and a line per finished cell."""
     from tqdm import tqdm
 
-    setup_storage(plan, tracker)
-    storage = _open(plan)
     total = sum(c.budget + len(plan.study.config.seeds) for c in plan.cells)
     bar = tqdm(
         total=total,
@@ -774,46 +806,42 @@ def _run_study(
     def on_cell(cell: Cell) -> None:
         bar.write(cell_line(plan, storage, cell), file=sys.stderr)
 
-    if plan.workers == 1:
-        work(plan, on_progress, on_cell, tracker)
-    else:
-        _work_with_helpers(plan, tracker, on_progress, on_cell)
+    work(plan, on_progress, on_cell, tracker)
     bar.n = count_progress(plan, storage)
     bar.close()
-    rows = collect_rows(plan, storage)
-    results = write_results(plan, rows)
-    write_study_json(plan, storage, started)
-    summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
-    if report:
-        tracker.close()  # the report reads the curves from MLflow: every queued write first
-        summary["report"] = _make_report(plan.out)
-    if isinstance(tracker, NullTracker):
-        summary["tracking"] = "off"
-    return summary
 
 
-def _work_with_helpers(
-    plan: StudyPlan, tracker: Tracker, on_progress: Callable[[], None], on_cell: Callable[[Cell], None]
-) -> None:
-    """``--workers N``: this process is worker 0 and starts N − 1 helper processes beside it.
+@contextlib.contextmanager
+def _helpers(plan: StudyPlan, tracker: Tracker) -> Iterator[Callable[[], None]]:
+    """``--workers N``: start the N − 1 helper processes now; yields the call that lets them work.
 
-    Working here rather than only watching saves a process start (imports, datasets) and a polling loop
-    on a machine whose cores the workers should have. This process's :func:`work` returns only once every
-    cell is done, those the helpers finished included, and takes over the trials of a helper that died
-    (their owner is gone), so a failed helper (it said why on stderr) costs time, not results.
+    This process is worker 0. The helpers start before the storage is set up, which waits for the MLflow
+    writer to open its store (seconds), so that their own start (imports) costs no wall time; they begin
+    claiming work only once released. This process's :func:`work` returns only once every cell is done,
+    those the helpers finished included, and takes over the trials of a helper that died (their owner is
+    gone), so a failed helper (it said why on stderr) costs time, not results. On an exception here the
+    helpers are terminated: their RUNNING trials are retried by the next run, as after a kill.
     """
+    if plan.workers == 1:
+        yield lambda: None
+        return
     ctx = multiprocessing.get_context("spawn")
+    release = ctx.Event()
     helpers = [
-        ctx.Process(target=_guarded_worker_main, args=(plan, tracker.client(i), os.getpid()), daemon=False)
+        ctx.Process(
+            target=_guarded_worker_main,
+            args=(plan, tracker.client(i), os.getpid(), release),
+            daemon=False,
+        )
         for i in range(plan.workers - 1)
     ]
     for p in helpers:
         p.start()
     try:
-        work(plan, on_progress, on_cell, tracker)
+        yield release.set
     except BaseException:
         for p in helpers:
-            p.terminate()  # their RUNNING trials are retried by the next run, as after a kill
+            p.terminate()
         raise
     finally:
         for p in helpers:
