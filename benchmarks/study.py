@@ -3,7 +3,9 @@ and profile (run by hand; ``discrimbench bench`` runs the same measurements).
 
 Claims checked (issue 7), each measured side by side by the real CLI in fresh processes:
 * the quick preset with MLflow logging / with ``--tracking-uri none``: ≤ 1.10;
-* the quick preset with ``--workers 1`` / ``--workers 2``, MLflow on both: ≥ 1.6 on a 2-core machine;
+* the quick preset with ``--workers 1`` / ``--workers 2``, MLflow on both: ≥ 1.6 on a 2-core machine,
+  printed beside the machine's own ceiling right before each 2-worker run (two copies of one digits CE
+  training against one copy: what two processes can gain on this machine at that moment);
 * the quick preset: wall time and peak resident memory (reported; no target).
 
 The three configurations run in turn, three times (in rotated order), and each figure compares the

@@ -33,3 +33,11 @@ def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixtur
     assert err.count("\n") == 1 and "did you mean 'workers'?" in err, err
     for group in GROUPS:
         assert group in err
+
+
+def test_the_ceiling_probe_trains_in_two_processes_started_together() -> None:
+    """The probe behind ``workers/ceiling``: each child sets up, waits for the go, trains, reports."""
+    from benchmark.perf import _probe
+
+    rates = _probe(2, 0.3)
+    assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), rates
