@@ -4,8 +4,11 @@ password of a storage URL reaches study.json, the console or MLflow."""
 from __future__ import annotations
 
 import ast
+import os
 import re
 from pathlib import Path
+
+import pytest
 
 from ._helpers import write_study
 
@@ -101,3 +104,22 @@ def test_password_in_an_unreachable_storage_url_is_masked(tmp_path: Path, cli) -
     assert code == 0 and "someone:***@127.0.0.1" in out and SECRET not in out + err
     code, out, err = cli("run", str(study), "--out", str(tmp_path / "out"), "--storage", url, "--quiet")
     assert code == 2 and SECRET not in out + err and "***" in err, err
+
+
+@pytest.mark.parametrize(
+    ("preset", "expected"),
+    [({}, "true"), ({"MLFLOW_DISABLE_TELEMETRY": "false"}, "false"), ({"DO_NOT_TRACK": "false"}, None)],
+)
+def test_mlflow_telemetry_is_off_unless_the_user_chose(
+    preset: dict[str, str], expected: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 3 reports usage from background threads by default; the processes that open our stores turn
+    it off, but a user's own MLFLOW_DISABLE_TELEMETRY or DO_NOT_TRACK wins."""
+    from benchmark._mlflow_writer import open_client
+
+    for name in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in preset.items():
+        monkeypatch.setenv(name, value)
+    open_client(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert os.environ.get("MLFLOW_DISABLE_TELEMETRY") == expected

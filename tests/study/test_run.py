@@ -4,6 +4,7 @@ and a diverging study."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -102,6 +103,13 @@ def test_mlflow_runs_and_tags(tiny_run: Path) -> None:
     assert set(results["mlflow_run_id"]) == {
         r.info.run_id for r in runs if r.data.tags["discrimbench.role"] == "repeat"
     }
+    # a value the run cannot have is absent, not NaN: no AUROC without a corrupted label (rate 0)
+    children = [r for r in runs if r.data.tags["discrimbench.role"] != "cell"]
+    assert all(math.isfinite(v) for r in children for v in r.data.metrics.values())
+    clean = [r for r in children if float(r.data.tags["discrimbench.rate"]) == 0.0]
+    noisy = [r for r in children if float(r.data.tags["discrimbench.rate"]) > 0.0]
+    assert clean and all("diag/auroc_noisy_clean" not in r.data.metrics for r in clean)
+    assert any("memo/noisy_acc" in r.data.metrics for r in noisy)
 
 
 def test_rerun_is_idempotent(tiny_run: Path, cli) -> None:
