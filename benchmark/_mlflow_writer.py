@@ -32,9 +32,9 @@ def open_client(uri: str) -> Any:
     """An ``MlflowClient`` for ``uri``, quiet, and with MLflow's usage telemetry off unless the user set
     ``MLFLOW_DISABLE_TELEMETRY`` or ``DO_NOT_TRACK`` themselves.
 
-    MLflow 3 reports every tracking call to its developers from background threads by default: a
-    benchmark that runs offline or on a cluster should not send anything, and the records cost the writer
-    CPU time that the training processes need on a small machine.
+    MLflow 3 reports the use of its tracking calls to its developers from background threads by default:
+    a benchmark that runs offline or on a cluster should not send anything, and recording the calls costs
+    the writer CPU time that the training processes need on a small machine.
     """
     import logging
 

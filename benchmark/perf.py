@@ -246,7 +246,7 @@ def _probe(processes: int, seconds: float) -> list[float]:
 def parallel_ceiling(seconds: float = 5.0) -> float:
     """How much more two processes train than one on this machine right now: the summed epochs per second
     of two copies of the same one-thread training over one copy alone. It bounds what ``--workers 2`` can
-    gain; on a virtual machine whose cores other tenants share it moves between runs (1.5 to 2.0 here)."""
+    gain; on a virtual machine whose cores other tenants share it moves between runs (1.67 to 2.06 here)."""
     solo = _probe(1, seconds)[0]
     return sum(_probe(2, seconds)) / solo
 
