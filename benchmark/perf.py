@@ -268,7 +268,7 @@ def _load_script(name: str) -> ModuleType:
 def engine_figures(quick: bool = False) -> list[Figure]:
     """Engine vs a plain loop, and each method's step vs CE (``benchmarks/engine.py``)."""
     engine = _load_script("engine")
-    res = engine.run_engine_benchmark(rounds=11 if quick else 61)
+    res = engine.run_engine_benchmark(rounds=11 if quick else engine.ROUNDS)
     setup = res["setup"]
     samples = min(res["samples"].values())
     figures = []

@@ -55,6 +55,7 @@ TARGETS = {
     "coteaching/ce": 2.2,
 }
 METHODS = ("ce", "gce", "superloss", "discrimloss", "coteaching")
+ROUNDS = 61  # interleaved epochs of every configuration, the first a warm-up
 
 
 def _plain_loop(
@@ -86,7 +87,7 @@ def run_engine_benchmark(
     dataset: str = "digits",
     model: str = "small-cnn",
     model_kwargs: dict[str, Any] | None = None,  # default {"width": 16} for small-cnn
-    rounds: int = 61,
+    rounds: int = ROUNDS,
     batch_size: int = 128,
     device: str = "cpu",
     rate: float = 0.4,
@@ -156,7 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--model", default="small-cnn")
-    parser.add_argument("--rounds", type=int, default=61, help="interleaved epochs (the first: warm-up)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved epochs (the first: warm-up)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: least load-sensitive)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="cpu")
