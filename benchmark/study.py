@@ -179,7 +179,7 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
     """Create the studies, enqueue the defaults and the seeds, open the cells' MLflow parent runs, and
     recover trials left RUNNING by dead local processes. Idempotent."""
     storage = _open(plan)
-    parents: dict[str, str | None] = {}  # cell id → the key of its parent run, queued to the writer
+    parents: list[tuple[Cell, str | None]] = []  # cells and the keys of their parent runs, being created
     for cell in plan.cells:
         tune = _tune_study(plan, storage, cell)
         if not tune.user_attrs:
@@ -190,7 +190,7 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
             tune.enqueue_trial(defaults, user_attrs={"discrimbench.defaults": True}, skip_if_exists=True)
         if tracker.enabled and not tune.user_attrs.get("discrimbench.mlflow_parent"):
             tags = {**_cell_tags(cell), "discrimbench.role": "cell"}
-            parents[cell.cell_id] = tracker.cell_run(cell.cell_id, tags)
+            parents.append((cell, tracker.cell_run(cell.cell_id, tags)))
         reps = _repeat_study(storage, cell)
         present = {t.user_attrs.get(ATTR["seed"]) for t in reps.get_trials(deepcopy=False)}
         for seed in plan.study.config.seeds:
@@ -199,8 +199,8 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
         if plan.local_storage:
             recover_dead_trials(tune, ownerless_dead=True)
             recover_dead_trials(reps, ownerless_dead=True)
-    for cell in plan.cells:
-        parent = tracker.run_id(parents.get(cell.cell_id))
+    for cell, key in parents:
+        parent = tracker.run_id(key)
         if parent:
             _tune_study(plan, storage, cell).set_user_attr("discrimbench.mlflow_parent", parent)
 
