@@ -161,10 +161,13 @@ class DiscrimLoss(LossMethod):
         low = params.clamp_min if params.clamp_space == "log" else math.log(params.clamp_min)
         self.clamp_bounds = (low, LN_20)
         device, n = ctx.device, ctx.n_train
-        self.exp_avg = torch.zeros(n, device=device)
-        self.s = torch.zeros(n, device=device)  # log σ; each step's batch rows become a leaf of size B
-        self.momentum = torch.zeros(n, device=device)
-        self.grad_scratch = torch.zeros(n, device=device)  # sums duplicate rows; all zeros between steps
+        # One row of 16 bytes per sample: a step's random accesses to a sample's four values hit one
+        # cache line instead of four (at N = 1e7 that is most of the difference to N = 1e3).
+        rows = torch.zeros(n, 4, device=device)
+        self.exp_avg = rows[:, 0]
+        self.s = rows[:, 1]  # log σ; each step's batch rows become a leaf of size B
+        self.momentum = rows[:, 2]
+        self.grad_scratch = rows[:, 3]  # sums duplicate rows; all zeros between steps
         self.rows: tuple[torch.Tensor, torch.Tensor] | None = None  # (idx, s[idx] leaf) of the last loss
         self.clamped_all = False  # host flag: all N entries clamped once (the first step, after a load)
         self.fixed_k = torch.tensor(self.k_value, dtype=torch.float64, device=device)

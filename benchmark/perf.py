@@ -282,6 +282,30 @@ def engine_figures(quick: bool = False) -> list[Figure]:
     return figures
 
 
+def scale_figures(quick: bool = False) -> list[Figure]:
+    """Each method's step time at N = 1e7 over N = 1e3 and its state's bytes per sample
+    (``benchmarks/scale.py``); on CUDA too when a GPU is present."""
+    import torch
+
+    scale = _load_script("scale")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    figures = []
+    for device in devices:
+        res = scale.run_scale_benchmark(rounds=11 if quick else scale.ROUNDS, device=device)
+        ns, prefix = res["ns"], "scale" if device == "cpu" else "scale_gpu"
+        for name, ratio in res["ratios"].items():
+            times = ", ".join(f"{n:.0e}: {res['step_s'][name][n] * 1e3:.3f} ms" for n in ns)
+            note = (
+                f"{device}, {res['threads']} thread(s), bs {res['batch']}, loss+backward+after_step, "
+                f"median of {res['rounds']} interleaved steps ({times})"
+            )
+            figures.append(Figure(f"{prefix}/{name}", float(ratio), res["target"], "<=", "x", note))
+        for name, size in res["bytes_per_sample"].items():
+            note = f"{device}: storage of the method's N-long tensors / N"
+            figures.append(Figure(f"{prefix}/{name}_state", float(size), None, "<=", "B", note))
+    return figures
+
+
 _STUDY_RUNS: dict[bool, dict[str, dict[str, list[float]]]] = {}
 
 
@@ -354,6 +378,7 @@ def gpu_figures(quick: bool = False) -> list[Figure]:
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "engine": engine_figures,
+    "scale": scale_figures,
     "tracking": tracking_figures,
     "workers": workers_figures,
     "quick": quick_figures,
