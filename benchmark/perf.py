@@ -306,6 +306,21 @@ def scale_figures(quick: bool = False) -> list[Figure]:
     return figures
 
 
+def run_figures(quick: bool = False) -> list[Figure]:
+    """A whole run of each method against a bare training loop (``benchmarks/whole_run.py``)."""
+    whole = _load_script("whole_run")
+    res = whole.run_whole_run_benchmark(epochs=10 if quick else 40, repeats=1 if quick else 5)
+    figures = []
+    for name, ratio in res["ratios"].items():
+        note = (
+            f"{res['dataset']} {res['model']} bs {res['batch_size']}, {res['epochs']} epochs, "
+            f"{res['threads']} thread, median of {res['repeats']} interleaved runs "
+            f"({res['wall_s'][name]:.2f} s vs bare {res['wall_s']['bare']:.2f} s)"
+        )
+        figures.append(Figure(f"run/{name}", float(ratio), res["targets"].get(name), "<=", "x", note))
+    return figures
+
+
 _STUDY_RUNS: dict[bool, dict[str, dict[str, list[float]]]] = {}
 
 
@@ -379,6 +394,7 @@ def gpu_figures(quick: bool = False) -> list[Figure]:
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "engine": engine_figures,
     "scale": scale_figures,
+    "run": run_figures,
     "tracking": tracking_figures,
     "workers": workers_figures,
     "quick": quick_figures,

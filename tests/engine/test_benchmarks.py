@@ -43,6 +43,16 @@ def test_scale_benchmark_reports_every_method_and_size() -> None:
         scale.run_scale_benchmark(rounds=0)
 
 
+def test_whole_run_benchmark_times_every_method_against_the_bare_loop() -> None:
+    whole = _load_script("whole_run")
+    res = whole.run_whole_run_benchmark(epochs=1, repeats=1, methods=("ce", "coteaching"))
+    assert set(res["wall_s"]) == {"bare", "ce", "coteaching"}
+    assert res["ratios"] == {m: res["wall_s"][m] / res["wall_s"]["bare"] for m in ("ce", "coteaching")}
+    assert res["targets"] == {"ce": 1.15} and res["threads"] == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        whole.run_whole_run_benchmark(repeats=0)
+
+
 def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--only", "wokers"]) == 2
     err = capsys.readouterr().err
