@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from benchmark.data import PreparedData, prepare
 from benchmark.engine.batching import Inputs, index_batches
+from benchmark.engine.device import keep_freed_memory
 from benchmark.engine.optim import build_optimizer
 from benchmark.engine.recipe import resolve_recipe
 from benchmark.models import build_model
@@ -80,6 +81,7 @@ def run_whole_run_benchmark(
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     data = prepare(dataset, "sym-excl", rate, 0)
+    keep_freed_memory()  # the engine sets this once per process; the bare loop gets it from the start
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
