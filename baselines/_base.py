@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from benchmark.errors import HyperparameterError
+from benchmark.errors import HyperparameterError, did_you_mean
 
 __all__ = [
     "Choice",
@@ -125,13 +125,13 @@ class MethodParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _format_validation_error(method: str, exc: ValidationError) -> str:
+def _format_validation_error(method: str, exc: ValidationError, fields: Iterable[str] = ()) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(params)"
         got = err.get("input")
         if err["type"] == "extra_forbidden":
-            parts.append(f"{method}.{loc} is not a hyperparameter of {method}")
+            parts.append(f"{method}.{loc} is not a hyperparameter of {method}{did_you_mean(loc, fields)}")
         else:
             parts.append(f"{method}.{loc}={got!r}: {err['msg']}")
     return "; ".join(parts)
@@ -162,7 +162,8 @@ class LossMethod(abc.ABC):
         try:
             return cls.Params(**dict(values or {}))
         except ValidationError as exc:
-            raise HyperparameterError(_format_validation_error(cls.name, exc)) from None
+            message = _format_validation_error(cls.name, exc, cls.Params.model_fields)
+            raise HyperparameterError(message) from None
 
     @classmethod
     def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:

@@ -789,7 +789,7 @@ def _run_study(
     summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
     if report:
         tracker.close()  # the report reads the curves from MLflow: every queued write first
-        summary["report"] = _make_report(plan.out)
+        summary["report"] = _make_report(plan.out, progress)
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"
     return summary
@@ -817,8 +817,8 @@ def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, prog
             bar.n = count_progress(plan, storage)
             bar.refresh()
 
-    def on_cell(cell: Cell) -> None:
-        bar.write(cell_line(plan, storage, cell), file=sys.stderr)
+    def on_cell(cell: Cell) -> None:  # a result, not an error: stdout (tox shows stderr in red)
+        bar.write(cell_line(plan, storage, cell), file=sys.stdout)
 
     work(plan, on_progress, on_cell, tracker)
     bar.n = count_progress(plan, storage)
@@ -880,11 +880,11 @@ def collect_rows_for(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str
     return collect_rows(sub, storage)
 
 
-def _make_report(folder: Path) -> str | None:
+def _make_report(folder: Path, progress: bool) -> str | None:
     try:
         from benchmark.report import make_report
     except ImportError:
         print("note: benchmark.report is not available; report skipped", file=sys.stderr)
         return None
-    out = make_report(folder, formats=("md", "html", "tex"))
+    out = make_report(folder, formats=("md", "html", "tex"), progress=progress)
     return str(out) if out is not None else None
