@@ -191,8 +191,9 @@ def _fmt(values: Sequence[float], digits: int = 1) -> str:
     vals = [v for v in values if math.isfinite(v)]
     if not vals:
         return "—"
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.fmean(vals):.{digits}f} ± {sd:.{digits}f}"
+    if len(vals) == 1:
+        return f"{vals[0]:.{digits}f}"  # one seed: no spread to show
+    return f"{statistics.fmean(vals):.{digits}f} ± {statistics.stdev(vals):.{digits}f}"
 
 
 def table(datasets: Sequence[str], rates: Sequence[float], seeds: Sequence[int]) -> str:
