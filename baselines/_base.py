@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -39,6 +39,7 @@ __all__ = [
     "MethodParams",
     "StepLoss",
     "Task",
+    "TrainPredictor",
 ]
 
 Task = Literal["classification", "regression"]
@@ -67,6 +68,24 @@ class MethodContext:
     device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
     noise_rate: float | None = None
     regression_loss: RegressionLoss = "mse"
+
+
+class TrainPredictor(Protocol):
+    """What ``on_epoch_start`` receives: predictions on the whole training set, in index order."""
+
+    def __call__(
+        self, *, augmented: bool = False, checkpoint: Literal["current", "best"] = "current"
+    ) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
+        """(outputs per model, noisy targets), without gradient, models in eval mode.
+
+        Args:
+            augmented: apply the training augmentation (as iterating a training loader does); a no-op
+                where the recipe has none. Draws from the run's order stream.
+            checkpoint: "current" models, or the models of the best epoch so far by the run's selection
+                split (the current ones before any epoch was evaluated, or when the caller selects none).
+                "best" works only for a method whose ``keeps_best_checkpoint`` is True.
+        """
+        ...
 
 
 @dataclass
@@ -144,6 +163,9 @@ class LossMethod(abc.ABC):
     Params: ClassVar[type[MethodParams]]
     n_models: ClassVar[int] = 1
     tasks: ClassVar[frozenset[str]] = frozenset({"classification", "regression"})
+    keeps_best_checkpoint: bool = False
+    """Whether the engine must keep a copy of the models of the best epoch so far (by the run's
+    selection split) for ``predict_train(checkpoint="best")``; off by default, as it costs a copy."""
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         if ctx.task not in self.tasks:
@@ -189,9 +211,7 @@ class LossMethod(abc.ABC):
             epoch: 0-based epoch counter.
         """
 
-    def on_epoch_start(
-        self, epoch: int, predict_train: Callable[[], tuple[Sequence[torch.Tensor], torch.Tensor]]
-    ) -> None:
+    def on_epoch_start(self, epoch: int, predict_train: TrainPredictor) -> None:
         """Called before each epoch. ``predict_train()`` returns (outputs per model, noisy targets)
         for the whole training set in index order, without gradient; call it only when needed."""
 
