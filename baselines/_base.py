@@ -57,6 +57,8 @@ class MethodContext:
         epochs: planned number of epochs (schedules such as γ(e) or R(T) may depend on it).
         device: where per-sample state lives.
         noise_rate: the cell's nominal noise rate when known (Co-teaching's default forget rate).
+        realised_noise_rate: the share of training-pool labels the noise actually changed, when known
+            (a benchmark-side fact no practitioner has; only methods told to use it read it).
         regression_loss: the task loss for regression ("mse", or "smooth_l1" which the official
             DiscrimLoss code calls "L1").
     """
@@ -68,6 +70,7 @@ class MethodContext:
     device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
     noise_rate: float | None = None
     regression_loss: RegressionLoss = "mse"
+    realised_noise_rate: float | None = None
 
 
 class TrainPredictor(Protocol):
@@ -222,6 +225,11 @@ class LossMethod(abc.ABC):
         """(n_train,) float on the device: how much the method trusts each training sample now
         (larger = more trusted), or None if the method has no such notion."""
         return None
+
+    def resolved_values(self) -> dict[str, Any]:
+        """Values the method derived from its context rather than took from its parameters (recorded
+        with the run's params, e.g. Co-teaching's forget rate and where it came from); JSON-ready."""
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume the method mid-run."""

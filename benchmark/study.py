@@ -324,6 +324,7 @@ class _Worker:
                 "hardness": np.asarray(hardness if hardness is not None else [], dtype=np.float32),
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
+        status_tags.update({f"discrimbench.{k}": str(v) for k, v in _resolved(result).items()})
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
         return result, self.tracker.run_id(run_id)
 
@@ -441,11 +442,17 @@ def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | N
     return {**cell.fixed, **best.params}, None
 
 
+def _resolved(result: RunResult) -> dict[str, Any]:
+    """What the method derived for this run (e.g. Co-teaching's forget rate and its source)."""
+    return dict(result.extra.get("method_resolved", {}))
+
+
 def result_row(
     cell: Cell, result: RunResult, params: dict[str, Any], mlflow_run_id: str | None
 ) -> dict[str, Any]:
     """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run."""
     spec = result.spec
+    used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
         "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
@@ -455,7 +462,7 @@ def result_row(
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
         "model": result.extra.get("recipe", {}).get("model", ""),
-        "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
+        "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
     }  # fmt: skip

@@ -124,6 +124,7 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
         device=device,
         noise_rate=spec.rate,
         regression_loss=recipe.regression_loss,
+        realised_noise_rate=float(data.realised_rate),
     )
     method = method_cls(params, ctx)
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
@@ -318,6 +319,7 @@ class RunLoop:
             extra={
                 "selection": selection, "recipe": asdict(self.recipe),
                 "method_params": self.method.params.model_dump(), "n_train": len(self.y_train),
+                "method_resolved": self.method.resolved_values(),
                 "n_val": len(self.y_val), "n_test": len(self.y_test), "train_phase_s": train_s,
                 "torch": torch.__version__,
             },
