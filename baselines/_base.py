@@ -199,6 +199,15 @@ class LossMethod(abc.ABC):
         """Named parameter sets; ``"paper"`` holds the paper's defaults."""
         return {"paper": {}}
 
+    @classmethod
+    def official_params(
+        cls, dataset: str, noise: str, rate: float, regression_loss: str
+    ) -> dict[str, Any] | None:
+        """The hyperparameters the method's own authors chose for this cell (dataset, noise, nominal rate,
+        regression task loss), or None when they published none: the ``paper-official`` protocol fixes
+        them instead of tuning."""
+        return None
+
     # ---- training hooks -----------------------------------------------------------------------
 
     @abc.abstractmethod

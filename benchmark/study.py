@@ -236,6 +236,7 @@ def _cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.rate": f"{cell.rate:g}",
         "discrimbench.method": cell.method,
         "discrimbench.selection": cell.selection,
+        "discrimbench.protocol": cell.protocol,
     }
 
 
@@ -455,7 +456,8 @@ def result_row(
     used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
+        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
+        "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
@@ -667,7 +669,8 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
         ]
         params, note = best_params(tune, cell)
         cells.append({
-            "cell": cell.cell_id, "selection": cell.selection, "budget": cell.budget,
+            "cell": cell.cell_id, "selection": cell.selection, "protocol": cell.protocol,
+            "budget": cell.budget,
             "space": {k: repr(v) for k, v in cell.space.items()}, "best_params": params, "note": note,
             "trials": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
