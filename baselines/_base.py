@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from benchmark.errors import HyperparameterError
+from benchmark.errors import HyperparameterError, did_you_mean
 
 __all__ = [
     "Choice",
@@ -147,13 +147,13 @@ class MethodParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _format_validation_error(method: str, exc: ValidationError) -> str:
+def _format_validation_error(method: str, exc: ValidationError, fields: Iterable[str] = ()) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(params)"
         got = err.get("input")
         if err["type"] == "extra_forbidden":
-            parts.append(f"{method}.{loc} is not a hyperparameter of {method}")
+            parts.append(f"{method}.{loc} is not a hyperparameter of {method}{did_you_mean(loc, fields)}")
         else:
             parts.append(f"{method}.{loc}={got!r}: {err['msg']}")
     return "; ".join(parts)
@@ -187,7 +187,8 @@ class LossMethod(abc.ABC):
         try:
             return cls.Params(**dict(values or {}))
         except ValidationError as exc:
-            raise HyperparameterError(_format_validation_error(cls.name, exc)) from None
+            message = _format_validation_error(cls.name, exc, cls.Params.model_fields)
+            raise HyperparameterError(message) from None
 
     @classmethod
     def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:
@@ -238,6 +239,21 @@ class LossMethod(abc.ABC):
     def resolved_values(self) -> dict[str, Any]:
         """Values the method derived from its context rather than took from its parameters (recorded
         with the run's params, e.g. Co-teaching's forget rate and where it came from); JSON-ready."""
+        return {}
+
+    def weights_constant_by_design(self) -> bool:
+        """True when :meth:`sample_weights` exists but never varies in this configuration (untruncated
+        GCE's all-ones mask): equal weights then say nothing about the samples, and are no collapse."""
+        return False
+
+    def schedule_epochs(self) -> dict[str, float]:
+        """Name → 0-based epoch by which each of the method's own schedules has reached its final form
+        (an early-suppression phase over, a switch made, a ramp finished, a first pruning done).
+
+        The study runner never prunes a tuning trial before these epochs (so trials are compared only
+        once their schedules have run), and a run whose epochs end before one of them is flagged in the
+        budget-health checks. Empty (the default) for a method without schedules.
+        """
         return {}
 
     def state_dict(self) -> dict[str, Any]:

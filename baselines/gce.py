@@ -116,6 +116,21 @@ class GCE(LossMethod):
         """
         return {"q": FloatRange(0.1, 1.0)}
 
+    def weights_constant_by_design(self) -> bool:
+        """Untruncated GCE keeps its all-ones mask: no per-sample weighting to evaluate."""
+        return not self.p.truncated
+
+    def schedule_epochs(self) -> dict[str, float]:
+        """The truncated L_q's first pruning (:meth:`first_pruning_epoch`); none without."""
+        return {"first_pruning": float(self.first_pruning_epoch())} if self.p.truncated else {}
+
+    def first_pruning_epoch(self) -> int:
+        """The first 0-based epoch :meth:`is_pruning_epoch` accepts (official 40/10: 39; paper: 40)."""
+        start, every = self.p.prune_start, self.p.prune_every
+        if self.p.prune_schedule == "official":
+            return -(-max(start, 1) // every) * every - 1  # the first multiple of every ≥ start, minus 1
+        return start
+
     def is_pruning_epoch(self, epoch: int) -> bool:
         """Whether the truncation weights are recomputed at the start of 0-based ``epoch``."""
         if not self.p.truncated:

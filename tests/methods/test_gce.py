@@ -74,6 +74,16 @@ def test_pruning_schedule_official_and_paper() -> None:
     assert _pruning_epochs(truncated=True, prune_schedule="paper") == [40, 50, 60, 70]
     assert _pruning_epochs(truncated=True, prune_schedule="paper", prune_start=45) == [45, 55, 65, 75]
     assert _pruning_epochs() == []
+    for params in (
+        {},
+        {"prune_start": 45},
+        {"prune_start": 0, "prune_every": 3},
+        {"prune_schedule": "paper"},
+    ):
+        method = build("gce", make_ctx(), truncated=True, **params)
+        first = next(e for e in range(200) if method.is_pruning_epoch(e))
+        assert method.first_pruning_epoch() == first
+        assert method.schedule_epochs() == {"first_pruning": float(first)}
 
 
 def test_truncated_presets() -> None:

@@ -56,8 +56,10 @@ def test_dry_run_shows_the_official_plan(cli) -> None:
         "protocol paper-official" in out
         and "selection test-oracle  <-- the epoch is picked on the TEST set" in out
     )
-    line = next(x for x in out.splitlines() if "cifar10/permute-block/0.4/discrimloss@paper-official" in x)
-    assert "1 trials" in line and '"lr_inst_param": 2.609431898226351' in line
+    lines = out.splitlines()
+    at = next(i for i, x in enumerate(lines) if "cifar10/permute-block/0.4/discrimloss@paper-official" in x)
+    assert "1 trials" in lines[at] and "the official values" in lines[at]
+    assert "lr_inst_param=2.609431898226351" in lines[at + 1]  # the fixed line: full precision
     assert "cifar10/permute-block/0.4/discrimloss:" not in out  # no tuned cell
     assert "dry run: nothing was written" in out
 
