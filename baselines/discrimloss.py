@@ -216,6 +216,15 @@ class DiscrimLoss(LossMethod):
 
     # ---- schedules ---------------------------------------------------------------------------------
 
+    def schedule_epochs(self) -> dict[str, float]:
+        """ES ends at E_s; γ has made 95 % of its switch at q + atanh(0.9)/p (tanh(p·(e − q)) = 0.9)."""
+        out: dict[str, float] = {}
+        if self.p.use_es and self.p.sup_eps > 0:
+            out["early_suppression"] = float(self.p.sup_eps)
+        if self.p.use_gamma and self.p.a > 0:
+            out["gamma_switch"] = self.q + math.atanh(0.9) / self.p.p
+        return out
+
     def gamma(self, epoch: int) -> float:
         """γ(e) of this run (1 when ``use_gamma`` is off)."""
         return gamma(epoch, self.p.a, self.p.p, self.q) if self.p.use_gamma else 1.0

@@ -46,7 +46,7 @@ from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunResult, RunSpec
 from benchmark.seeding import seed_streams
 
-__all__ = ["SELECTIONS", "RunLoop", "start_run", "train_run"]
+__all__ = ["SELECTIONS", "RunLoop", "planned_schedule", "start_run", "train_run"]
 
 SELECTIONS = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -131,6 +131,19 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
     )
     method = method_cls(params, ctx)
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
+
+
+def planned_schedule(spec: RunSpec, data: PreparedData) -> tuple[dict[str, float], int]:
+    """The method's ``schedule_epochs()`` and the number of epochs of the run ``spec`` describes, known
+    before it trains (the study's pruning warm-up asks the method itself, through its public API)."""
+    load_builtin_components()
+    method_cls: type[LossMethod] = METHODS.get(spec.method)
+    recipe = resolve_recipe(data.recipe, spec.recipe, spec.epochs)
+    ctx = MethodContext(
+        task=data.task, num_classes=data.num_classes, n_train=len(data.train), epochs=recipe.epochs,
+        noise_rate=spec.rate, regression_loss=recipe.regression_loss,
+    )  # fmt: skip
+    return method_cls(method_cls.make_params(spec.params), ctx).schedule_epochs(), recipe.epochs
 
 
 class RunLoop:
