@@ -204,6 +204,21 @@ class LossMethod(abc.ABC):
         (larger = more trusted), or None if the method has no such notion."""
         return None
 
+    def weights_constant_by_design(self) -> bool:
+        """True when :meth:`sample_weights` exists but never varies in this configuration (untruncated
+        GCE's all-ones mask): equal weights then say nothing about the samples, and are no collapse."""
+        return False
+
+    def schedule_epochs(self) -> dict[str, float]:
+        """Name → 0-based epoch by which each of the method's own schedules has reached its final form
+        (an early-suppression phase over, a switch made, a ramp finished, a first pruning done).
+
+        The study runner never prunes a tuning trial before these epochs (so trials are compared only
+        once their schedules have run), and a run whose epochs end before one of them is flagged in the
+        budget-health checks. Empty (the default) for a method without schedules.
+        """
+        return {}
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume the method mid-run."""
         return {}

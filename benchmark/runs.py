@@ -57,7 +57,8 @@ class EpochMetrics:
     """Per-epoch metrics, keys slash-namespaced as logged to MLflow (NaN where not applicable).
 
     ``memo/noisy_acc``: accuracy of the corrupted training samples against their noisy labels;
-    ``memo/true_acc``: the same samples against their true labels; ``diag/auroc_noisy_clean`` and
+    ``memo/true_acc``: the same samples against their true labels (each sample as predicted in its own
+    training step of the epoch; with augmentation, re-predicted after it); ``diag/auroc_noisy_clean`` and
     ``diag/auroc_noisy_hard``: AUROC of (1 − weight) ranking corrupted above clean / hard clean samples.
     """
 

@@ -9,9 +9,13 @@ Seeds: :func:`benchmark.seeding.seed_streams` splits ``spec.seed`` into noise / 
 ``benchmark.data.prepare``), init (model initialisation) and order (data order, augmentation, dropout and
 any other draw from the global torch RNG during training). The global RNG state of the caller is restored.
 
-Evaluation (validation, test, memorisation) uses model 0 under ``torch.no_grad`` in eval mode; for
-Co-teaching that is the first network (the official code reports both; they behave alike). Memorisation
-re-predicts the non-augmented training set each epoch, only when some training labels are corrupted.
+Evaluation (validation, test) uses model 0 under ``torch.no_grad`` in eval mode; for Co-teaching that is
+the first network (the official code reports both; they behave alike). Memorisation (model 0's accuracy on
+the corrupted training samples, only when some labels are corrupted) is read from the training forward
+passes when the recipe does not augment: each sample's prediction in its own step of the epoch (train
+mode, before that step's update), as the hardness below is, at the cost of one argmax per step instead
+of a re-prediction of the training set per epoch. With augmentation (the training passes see augmented
+inputs) the plain corrupted samples are predicted again after the epoch, in eval mode.
 ``train/loss`` is the mean over batches of the objective the method back-propagates.
 """
 
@@ -31,7 +35,7 @@ from baselines._base import LossMethod, MethodContext
 from benchmark.data._base import PreparedData, Recipe
 from benchmark.engine.batching import Inputs, index_batches
 from benchmark.engine.device import keep_freed_memory, peak_memory_mb, reset_peak_memory, resolve_device
-from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, mae
+from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, label_accuracy, mae
 from benchmark.engine.optim import build_optimizer
 from benchmark.engine.recipe import resolve_recipe
 from benchmark.engine.schedules import Schedule
@@ -42,7 +46,7 @@ from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunResult, RunSpec
 from benchmark.seeding import seed_streams
 
-__all__ = ["SELECTIONS", "RunLoop", "start_run", "train_run"]
+__all__ = ["SELECTIONS", "RunLoop", "planned_schedule", "start_run", "train_run"]
 
 SELECTIONS = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -129,6 +133,19 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
 
 
+def planned_schedule(spec: RunSpec, data: PreparedData) -> tuple[dict[str, float], int]:
+    """The method's ``schedule_epochs()`` and the number of epochs of the run ``spec`` describes, known
+    before it trains (the study's pruning warm-up asks the method itself, through its public API)."""
+    load_builtin_components()
+    method_cls: type[LossMethod] = METHODS.get(spec.method)
+    recipe = resolve_recipe(data.recipe, spec.recipe, spec.epochs)
+    ctx = MethodContext(
+        task=data.task, num_classes=data.num_classes, n_train=len(data.train), epochs=recipe.epochs,
+        noise_rate=spec.rate, regression_loss=recipe.regression_loss,
+    )  # fmt: skip
+    return method_cls(method_cls.make_params(spec.params), ctx).schedule_epochs(), recipe.epochs
+
+
 class RunLoop:
     """The state of one run between setup and summary (kept small: one method per phase)."""
 
@@ -157,6 +174,12 @@ class RunLoop:
         self.y_val, self.y_val_clean, self.y_test = to(data.val.y), to(data.val_clean_y), to(data.test.y)
         self.corrupted = to(data.train_mask).bool()
         self.any_corrupted = bool(self.corrupted.any())  # no memorisation pass when nothing is corrupted
+        self.memo = self.metric == "acc" and self.any_corrupted
+        self.memo_from_steps = self.memo and self.train_plain is self.train_x  # no augmentation
+        # model 0's predicted class of each training sample in its step of the current epoch
+        self.step_pred = torch.zeros(len(data.train) if self.memo_from_steps else 0, dtype=torch.long,
+                                     device=device)  # fmt: skip
+        self.corrupted_rows = self.corrupted.nonzero().squeeze(1)
         hard = hardness if hardness is not None else data.train.hardness
         self.hard_clean = None if hard is None else hard_clean_mask(to(hard).float(), self.corrupted)
         self.order = torch.Generator().manual_seed(order_seed)
@@ -207,7 +230,10 @@ class RunLoop:
         for it, (idx, x) in enumerate(self.train_x.train_batches(batches)):
             if per_it or it == 0:
                 self.schedule.apply(self.optimizers, epoch, it)
-            step = self.method.loss([m(x) for m in self.models], self.y_train[idx], idx, epoch)
+            outputs = [m(x) for m in self.models]
+            step = self.method.loss(outputs, self.y_train[idx], idx, epoch)
+            if self.memo_from_steps:
+                self.step_pred[idx] = outputs[0].detach().argmax(dim=1)
             objective = step.objective()
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
@@ -223,10 +249,13 @@ class RunLoop:
         return float(loss_sum) / max(1, len(batches))
 
     @torch.no_grad()
-    def _predict(self, model: torch.nn.Module, inputs: Inputs) -> torch.Tensor:
+    def _predict(
+        self, model: torch.nn.Module, inputs: Inputs, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Eval-mode outputs of ``model`` on ``inputs`` (or on its ``rows``), in order."""
         was_training = model.training
         model.eval()
-        parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size)]
+        parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size, rows)]
         model.train(was_training)
         return torch.cat(parts) if parts else torch.empty(0, device=self.device)
 
@@ -246,10 +275,14 @@ class RunLoop:
         }
         nan = torch.tensor(math.nan, device=self.device)
         values["memo/noisy_acc"] = values["memo/true_acc"] = nan
-        if m == "acc" and self.any_corrupted:
-            train_out = self._predict(model, self.train_plain)[self.corrupted]
-            values["memo/noisy_acc"] = accuracy(train_out, self.y_train[self.corrupted])
-            values["memo/true_acc"] = accuracy(train_out, self.y_train_clean[self.corrupted])
+        if self.memo:
+            rows = self.corrupted_rows
+            if self.memo_from_steps:
+                pred = self.step_pred[rows]
+            else:
+                pred = self._predict(model, self.train_plain, rows).argmax(dim=1)
+            values["memo/noisy_acc"] = label_accuracy(pred, self.y_train[rows])
+            values["memo/true_acc"] = label_accuracy(pred, self.y_train_clean[rows])
         weights = self.method.sample_weights()
         values["diag/auroc_noisy_clean"] = values["diag/auroc_noisy_hard"] = nan
         if weights is not None:
