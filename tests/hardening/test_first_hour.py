@@ -117,6 +117,16 @@ def test_missing_dataset_for_train_writes_nothing_and_names_the_command(cli: CLI
     assert list(tmp_path.iterdir()) == []
 
 
+def test_missing_dataset_for_a_study_writes_nothing_and_names_the_command(cli: CLI, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    training = {"epochs": 1, "data_root": str(data)}
+    study = write_study(tmp_path, {"datasets": {"cifar10": {}}, "methods": ["ce"], "training": training})
+    code, out, err = cli("run", str(study), "--out", str(tmp_path / "out"))
+    line = _one_error_line(code, out, err, "run")
+    assert f"`discrimbench data prepare cifar10 --download --data-root {data}`" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.yaml"]
+
+
 def test_data_prepare_download_to_unwritable_root_fails_before_fetching(cli: CLI, tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
