@@ -20,12 +20,14 @@ def test_cli_report_writes_every_format(study_dir: Path, capsys: pytest.CaptureF
     out = study_dir / "report"
     assert f"report written to {out}" in capsys.readouterr().out
     md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.index("## Headline") < md.index("Headline results") < md.index("Results per cell")
+    assert md.index("metric_vs_rate_test_best_val.png") < md.index("Headline results")
     for needle in ("Results per cell", "Paired comparisons", "Average ranks", "Reproduced versus reported",
                    "not independent", "ORACLE (selected on test)", "no MLflow store"):  # fmt: skip
         assert needle in md
     assert "coteaching_readme" not in md  # only the chosen reference file
     tex = (out / "tables.tex").read_text(encoding="utf-8")
-    assert tex.count(r"\begin{table}") == 5 and r"\toprule" in tex
+    assert tex.count(r"\begin{table}") == 6 and r"\toprule" in tex
     for name in ("metric_vs_rate_test_best_val", "metric_vs_rate_test_last", "cd_diagram"):
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.pdf").is_file()
     assert (out / "summary.csv").is_file() and (out / "paired.csv").is_file()
