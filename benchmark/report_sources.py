@@ -19,7 +19,10 @@ import pandas as pd
 
 __all__ = ["CURVE_KEYS", "Histories", "TuningCell", "load_histories", "load_tuning"]
 
-CURVE_KEYS = ("memo/noisy_acc", "memo/true_acc", "diag/auroc_noisy_clean", "diag/auroc_noisy_hard")
+CURVE_KEYS = (
+    "memo/noisy_acc", "memo/true_acc", "memo/clean_acc", "diag/auroc_noisy_clean", "diag/auroc_noisy_hard",
+    "diag/weight_clean_mean", "diag/weight_corrupted_mean",
+)  # fmt: skip
 
 
 def _sqlite_missing(url: str) -> Path | None:

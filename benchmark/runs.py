@@ -57,8 +57,10 @@ class EpochMetrics:
     """Per-epoch metrics, keys slash-namespaced as logged to MLflow (NaN where not applicable).
 
     ``memo/noisy_acc``: accuracy of the corrupted training samples against their noisy labels;
-    ``memo/true_acc``: the same samples against their true labels; ``diag/auroc_noisy_clean`` and
-    ``diag/auroc_noisy_hard``: AUROC of (1 − weight) ranking corrupted above clean / hard clean samples.
+    ``memo/true_acc``: the same samples against their true labels; ``memo/clean_acc``: the clean samples
+    against their labels; ``diag/auroc_noisy_clean`` and ``diag/auroc_noisy_hard``: AUROC of (1 − weight)
+    ranking corrupted above clean / hard clean samples; ``diag/weight_clean_mean`` and
+    ``diag/weight_corrupted_mean``: mean per-sample weight of each group (methods with weights).
     """
 
     epoch: int

@@ -11,7 +11,9 @@ any other draw from the global torch RNG during training). The global RNG state 
 
 Evaluation (validation, test, memorisation) uses model 0 under ``torch.no_grad`` in eval mode; for
 Co-teaching that is the first network (the official code reports both; they behave alike). Memorisation
-re-predicts the non-augmented training set each epoch, only when some training labels are corrupted.
+re-predicts the non-augmented training set each epoch, only when some training labels are corrupted: the
+corrupted samples' accuracy on their noisy and on their true labels, and the clean samples' accuracy.
+Methods with per-sample weights also log the mean weight of the clean and of the corrupted samples.
 ``train/loss`` is the mean over batches of the objective the method back-propagates.
 """
 
@@ -245,14 +247,20 @@ class RunLoop:
             f"test/{m}": score(self._predict(model, self.test_x), self.y_test),
         }
         nan = torch.tensor(math.nan, device=self.device)
-        values["memo/noisy_acc"] = values["memo/true_acc"] = nan
+        values["memo/noisy_acc"] = values["memo/true_acc"] = values["memo/clean_acc"] = nan
         if m == "acc" and self.any_corrupted:
-            train_out = self._predict(model, self.train_plain)[self.corrupted]
-            values["memo/noisy_acc"] = accuracy(train_out, self.y_train[self.corrupted])
-            values["memo/true_acc"] = accuracy(train_out, self.y_train_clean[self.corrupted])
+            train_out = self._predict(model, self.train_plain)
+            bad, good = self.corrupted, ~self.corrupted
+            values["memo/noisy_acc"] = accuracy(train_out[bad], self.y_train[bad])
+            values["memo/true_acc"] = accuracy(train_out[bad], self.y_train_clean[bad])
+            values["memo/clean_acc"] = accuracy(train_out[good], self.y_train[good])
         weights = self.method.sample_weights()
         values["diag/auroc_noisy_clean"] = values["diag/auroc_noisy_hard"] = nan
+        values["diag/weight_clean_mean"] = values["diag/weight_corrupted_mean"] = nan
         if weights is not None:
+            w = weights.detach().reshape(-1).double()
+            values["diag/weight_clean_mean"] = w[~self.corrupted].mean() if (~self.corrupted).any() else nan
+            values["diag/weight_corrupted_mean"] = w[self.corrupted].mean() if self.any_corrupted else nan
             values["diag/auroc_noisy_clean"] = auroc(-weights.detach(), self.corrupted)
             if self.hard_clean is not None:
                 keep = self.corrupted | self.hard_clean
