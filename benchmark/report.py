@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,9 +225,17 @@ def _add_curve_figures(report: _Report, hist: Histories, fig_dir: Path) -> None:
     for (dataset, noise, rate), sub in hist.curves.groupby(["dataset", "noise", "rate"], sort=True):
         tag = f"{dataset}_{noise}_{rate:g}"
         where = f"{dataset} / {noise} / rate {rate:g}"
-        if "memo/noisy_acc" in sub and sub["memo/noisy_acc"].notna().any():
+        if _has(sub, figures.MEMO_SERIES):
             fig = figures.memorisation_curves(sub, title=f"Memorisation, {where}")
-            _keep(report, "curves", fig, fig_dir, f"memorisation_{tag}", f"Memorisation curves, {where}.")
+            caption = (
+                f"Memorisation, {where}: training accuracy of the corrupted samples on their true and on "
+                "their noisy labels, and of the clean samples (mean over seeds, band: range)."
+            )
+            _keep(report, "curves", fig, fig_dir, f"memorisation_{tag}", caption)
+        if _has(sub, figures.WEIGHT_SERIES):
+            fig = figures.weight_evolution(sub, title=f"Per-sample weights over epochs, {where}")
+            caption = f"Mean per-sample weight of clean and corrupted samples over epochs, {where}."
+            _keep(report, "curves", fig, fig_dir, f"weight_evolution_{tag}", caption)
         diag = [k for k in ("diag/auroc_noisy_clean", "diag/auroc_noisy_hard") if k in sub]
         if diag and sub[diag].notna().any().any():
             fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}")
@@ -256,6 +264,10 @@ def _add_curve_figures(report: _Report, hist: Histories, fig_dir: Path) -> None:
             report.notes.append(
                 f"Weight distributions for {dataset}/{noise}: no sample_weights.npz artifacts."
             )
+
+
+def _has(curves: pd.DataFrame, keys: Mapping[str, object]) -> bool:
+    return any(k in curves and curves[k].notna().any() for k in keys)
 
 
 def _add_tuning_figures(report: _Report, storage: str, name: str, fig_dir: Path) -> None:
