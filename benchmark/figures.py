@@ -27,6 +27,7 @@ __all__ = [
     "memorisation_curves",
     "method_colors",
     "metric_vs_rate",
+    "ordered",
     "param_importances",
     "save",
     "tuning_curves",
@@ -44,6 +45,13 @@ def method_colors(methods: Sequence[str]) -> dict[str, tuple[float, float, float
     extra = sorted(m for m in set(methods) if m not in KNOWN_METHODS)
     order = [*KNOWN_METHODS, *extra]
     return {m: tuple(palette[order.index(m) % len(palette)]) for m in methods}  # type: ignore[misc]
+
+
+def ordered(methods: Sequence[str]) -> list[str]:
+    """Methods in the built-in order (CE first, DiscrimLoss last), then others sorted: legends and panels
+    read the same way in every figure and in the headline table."""
+    known = [m for m in KNOWN_METHODS if m in set(methods)]
+    return known + sorted(m for m in set(methods) if m not in KNOWN_METHODS)
 
 
 def save(fig: Figure, folder: Path, name: str) -> list[Path]:
@@ -89,14 +97,15 @@ def metric_vs_rate(
     fig, axes = _grid(max(1, len(panels)))
     colors = method_colors(summary["method"].unique().tolist())
     for ax, ((dataset, noise), sub) in zip(axes, panels, strict=False):
-        for method, m in sub.groupby("method", sort=True):
-            m = m.sort_values("rate")
+        for method in ordered(sub["method"].unique()):
+            m = sub[sub["method"] == method].sort_values("rate")
             ax.plot(m["rate"], m[f"{column}_mean"], marker="o", color=colors[method], label=method)
             lo, hi = m[f"{column}_lo"].to_numpy(float), m[f"{column}_hi"].to_numpy(float)
             if np.isfinite(lo).any():
                 ax.fill_between(m["rate"], lo, hi, color=colors[method], alpha=0.2, linewidth=0)
         metric = str(sub["metric"].iloc[0])
         ax.set_title(f"{dataset} / {noise}")
+        ax.set_xticks(sorted(sub["rate"].unique()))
         ax.set_xlabel("noise rate (nominal)")
         ax.set_ylabel(f"test {metric} ({label})")
     _legend(fig, axes)
@@ -191,7 +200,7 @@ def _curves(histories: pd.DataFrame, keys: Sequence[str], ylabels: Sequence[str]
     for ax, key, ylabel in zip(axes, keys, ylabels, strict=True):
         if key in histories.columns:
             means = histories.groupby(["method", "epoch"])[key].mean().dropna()
-            for method in sorted(histories["method"].unique()):
+            for method in ordered(histories["method"].unique()):
                 if method in means.index.get_level_values(0):
                     series = means.loc[method]
                     ax.plot(series.index, series.to_numpy(), color=colors[method], label=method)
@@ -249,7 +258,7 @@ def _group_figure(
     histories: pd.DataFrame, series: Mapping[str, tuple[str, str, str]], ylabel: str, title: str
 ) -> Figure:
     data = group_curves(histories, series)
-    methods = sorted(data["method"].unique()) if not data.empty else []
+    methods = ordered(data["method"].unique()) if not data.empty else []
     fig, axes = _grid(max(1, len(methods)))
     for ax, method in zip(axes, methods, strict=False):
         sub = data[data["method"] == method]

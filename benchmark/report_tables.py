@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import stats
+from benchmark.figures import ordered
 from benchmark.report_io import METRIC_COLUMNS, is_nan
 from benchmark.report_render import Cell, Table
 
@@ -23,7 +24,6 @@ __all__ = [
     "GROUP",
     "cell_summary",
     "headline_table",
-    "method_order",
     "paired_comparisons",
     "paired_table",
     "protocol_text",
@@ -177,18 +177,10 @@ def summary_table(summary: pd.DataFrame, df: pd.DataFrame) -> Table:
     return Table("Results per cell", protocol_text(df), header, rows, notes, key="summary")
 
 
-def method_order(methods: Sequence[str]) -> list[str]:
-    """Built-in methods in their usual paper order (CE first, DiscrimLoss last), then others sorted."""
-    from benchmark.figures import KNOWN_METHODS
-
-    known = [m for m in KNOWN_METHODS if m in methods]
-    return known + sorted(m for m in set(methods) if m not in KNOWN_METHODS)
-
-
 def headline_table(summary: pd.DataFrame, df: pd.DataFrame, column: str = "test_best_val") -> Table:
     """The paper-layout table: one row per (dataset, noise, rate), one column per method, mean ± std;
     bold = best of the row, ≈ = not significantly different from it (the marks of :func:`cell_summary`)."""
-    methods = method_order(summary["method"].unique().tolist())
+    methods = ordered(summary["method"].unique().tolist())
     header = ["dataset", "noise", "rate", *methods]
     rows: list[list[Cell]] = []
     for (dataset, noise, rate), group in summary.groupby(GROUP, sort=True):
