@@ -6,6 +6,7 @@ user error (one line, exit 2); a missing study.json or store only means fewer se
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -79,8 +80,9 @@ def load_results(study_dir: Path) -> pd.DataFrame:
             f"no results.csv in {study_dir} (run the study first: discrimbench run STUDY.yaml)"
         )
     try:
+        _check_shape(path)
         df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
         raise DataCorruptError(f"{path} is not a readable CSV: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -108,6 +110,34 @@ def load_results(study_dir: Path) -> pd.DataFrame:
         df[col] = df[col].astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
     return df.reset_index(drop=True)
+
+
+def _check_shape(path: Path) -> None:
+    """Every data row has as many fields as the header, and there is at least one (pandas would fill a
+    truncated row with NaN, and read a header-only file as an empty study, both silently).
+
+    Raises:
+        DataCorruptError: naming the file and the first bad line.
+    """
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise DataCorruptError(f"{path} is empty (no header row); re-run the study to rewrite it")
+        rows = 0
+        for row in reader:
+            if not row:
+                continue  # a blank line
+            rows += 1
+            if len(row) != len(header):
+                raise DataCorruptError(
+                    f"{path}: line {reader.line_num} has {len(row)} field(s), the header has {len(header)} "
+                    "(a truncated or hand-edited row); re-run the study to rewrite results.csv"
+                )
+    if rows == 0:
+        raise DataCorruptError(
+            f"{path} has a header but no data rows: no repeat run has finished (run the study first)"
+        )
 
 
 def load_study_json(study_dir: Path) -> dict[str, Any]:
