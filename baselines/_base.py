@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from benchmark.errors import HyperparameterError
+from benchmark.errors import HyperparameterError, did_you_mean
 
 __all__ = [
     "Choice",
@@ -125,13 +125,13 @@ class MethodParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _format_validation_error(method: str, exc: ValidationError) -> str:
+def _format_validation_error(method: str, exc: ValidationError, fields: Iterable[str] = ()) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(params)"
         got = err.get("input")
         if err["type"] == "extra_forbidden":
-            parts.append(f"{method}.{loc} is not a hyperparameter of {method}")
+            parts.append(f"{method}.{loc} is not a hyperparameter of {method}{did_you_mean(loc, fields)}")
         else:
             parts.append(f"{method}.{loc}={got!r}: {err['msg']}")
     return "; ".join(parts)
@@ -162,7 +162,8 @@ class LossMethod(abc.ABC):
         try:
             return cls.Params(**dict(values or {}))
         except ValidationError as exc:
-            raise HyperparameterError(_format_validation_error(cls.name, exc)) from None
+            message = _format_validation_error(cls.name, exc, cls.Params.model_fields)
+            raise HyperparameterError(message) from None
 
     @classmethod
     def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:
@@ -202,6 +203,21 @@ class LossMethod(abc.ABC):
         """(n_train,) float on the device: how much the method trusts each training sample now
         (larger = more trusted), or None if the method has no such notion."""
         return None
+
+    def weights_constant_by_design(self) -> bool:
+        """True when :meth:`sample_weights` exists but never varies in this configuration (untruncated
+        GCE's all-ones mask): equal weights then say nothing about the samples, and are no collapse."""
+        return False
+
+    def schedule_epochs(self) -> dict[str, float]:
+        """Name → 0-based epoch by which each of the method's own schedules has reached its final form
+        (an early-suppression phase over, a switch made, a ramp finished, a first pruning done).
+
+        The study runner never prunes a tuning trial before these epochs (so trials are compared only
+        once their schedules have run), and a run whose epochs end before one of them is flagged in the
+        budget-health checks. Empty (the default) for a method without schedules.
+        """
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume the method mid-run."""

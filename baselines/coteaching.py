@@ -115,6 +115,11 @@ class CoTeaching(LossMethod):
         """
         return {"num_gradual": IntRange(5, 15, 5), "exponent": Choice((0.5, 1.0, 2.0))}
 
+    def schedule_epochs(self) -> dict[str, float]:
+        """R(T) reaches 1 − τ at T = T_k (the official linspace at T_k − 1)."""
+        end = self.p.num_gradual - 1 if self.p.schedule == "official" else self.p.num_gradual
+        return {"forget_ramp": float(end)}
+
     def keep_rate(self, epoch: int) -> float:
         """R(T) of this run."""
         return keep_rate(epoch, self.forget_rate, self.p.num_gradual, self.p.exponent, self.p.schedule)

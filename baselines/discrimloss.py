@@ -16,6 +16,9 @@ for facts only (no licence). Per minibatch B at 0-based epoch e:
 * After the engine's backward and model step: lazy-momentum SGD on s (lr ``lr_inst_param``, momentum 0.9,
   rows with a zero gradient untouched), then all N entries clamped to [clamp_min, ln 20] (``clamp_space
   = "log"``, as the official code does: clamp_min is a bound on log σ) or σ ∈ [clamp_min, 20] (``"sigma"``).
+  Done in O(batch): the step touches only the batch's rows (``_sparse_sgd.sparse_sgd_rows``), and all N
+  entries are clamped once, at the first step (and after a load); rows outside the batch never move, so
+  this equals clamping all N every step, bit for bit.
 
 Ablations (each changes exactly what it names): ``k_mode`` "fixed" (k = ``k_value``, default ln C) or
 "global-average" (k = running mean of the batch means of L̂); ``use_gamma=False`` (γ ≡ 1; the official
@@ -51,7 +54,7 @@ from baselines._base import (
     StepLoss,
 )
 from baselines._functional import bias_correction
-from baselines._sparse_sgd import sparse_sgd_step
+from baselines._sparse_sgd import sparse_sgd_rows
 from benchmark.errors import HyperparameterError
 from benchmark.registry import METHODS
 
@@ -158,9 +161,15 @@ class DiscrimLoss(LossMethod):
         low = params.clamp_min if params.clamp_space == "log" else math.log(params.clamp_min)
         self.clamp_bounds = (low, LN_20)
         device, n = ctx.device, ctx.n_train
-        self.exp_avg = torch.zeros(n, device=device)
-        self.s = torch.zeros(n, device=device, requires_grad=True)  # log σ, leaf: grad from the engine
-        self.momentum = torch.zeros(n, device=device)
+        # One row of 16 bytes per sample: a step's random accesses to a sample's four values hit one
+        # cache line instead of four (at N = 1e7 that is most of the difference to N = 1e3).
+        rows = torch.zeros(n, 4, device=device)
+        self.exp_avg = rows[:, 0]
+        self.s = rows[:, 1]  # log σ; each step's batch rows become a leaf of size B
+        self.momentum = rows[:, 2]
+        self.grad_scratch = rows[:, 3]  # sums duplicate rows; all zeros between steps
+        self.rows: tuple[torch.Tensor, torch.Tensor] | None = None  # (idx, s[idx] leaf) of the last loss
+        self.clamped_all = False  # host flag: all N entries clamped once (the first step, after a load)
         self.fixed_k = torch.tensor(self.k_value, dtype=torch.float64, device=device)
         self.k = self.fixed_k.clone()
         self.k_started = False  # host flag: the EMA starts from the first batch mean
@@ -207,6 +216,15 @@ class DiscrimLoss(LossMethod):
 
     # ---- schedules ---------------------------------------------------------------------------------
 
+    def schedule_epochs(self) -> dict[str, float]:
+        """ES ends at E_s; γ has made 95 % of its switch at q + atanh(0.9)/p (tanh(p·(e − q)) = 0.9)."""
+        out: dict[str, float] = {}
+        if self.p.use_es and self.p.sup_eps > 0:
+            out["early_suppression"] = float(self.p.sup_eps)
+        if self.p.use_gamma and self.p.a > 0:
+            out["gamma_switch"] = self.q + math.atanh(0.9) / self.p.p
+        return out
+
     def gamma(self, epoch: int) -> float:
         """γ(e) of this run (1 when ``use_gamma`` is off)."""
         return gamma(epoch, self.p.a, self.p.p, self.q) if self.p.use_gamma else 1.0
@@ -248,7 +266,8 @@ class DiscrimLoss(LossMethod):
         else:
             l_hat = ell
         k = self._update_k(l_hat.detach().mean().to(torch.float64)).to(ell.dtype)
-        s_b = self.s[idx]
+        s_b = self.s[idx].requires_grad_()  # a fresh leaf of size B: backward touches B entries, not N
+        self.rows = (idx, s_b)
         d = self.es(epoch) * (l_hat - self.gamma(epoch) * k) * torch.exp(-s_b).to(ell.dtype)
         if self.p.wd_inst_param > 0:
             regulariser = 0.5 * self.p.wd_inst_param * (s_b**2).sum().to(ell.dtype)
@@ -260,13 +279,18 @@ class DiscrimLoss(LossMethod):
 
     @torch.no_grad()
     def after_step(self) -> None:
-        """Lazy-momentum SGD on s, then clamp all N entries; s.grad is cleared for the next step."""
-        grad = self.s.grad
-        if grad is None:
+        """Lazy-momentum SGD on the batch's rows of s and their clamp (all N entries at the first step)."""
+        rows, self.rows = self.rows, None
+        grad = None if rows is None else rows[1].grad
+        if rows is None or grad is None:
             return
-        sparse_sgd_step(self.s.data, grad, self.momentum, self.p.lr_inst_param, self.p.inst_momentum)
-        self.s.data.clamp_(*self.clamp_bounds)
-        self.s.grad = None
+        sparse_sgd_rows(
+            self.s, self.momentum, rows[0], grad, self.p.lr_inst_param, self.p.inst_momentum,
+            self.grad_scratch, self.clamp_bounds,
+        )  # fmt: skip
+        if not self.clamped_all:  # rows outside every later batch never move: one full clamp suffices
+            self.s.clamp_(*self.clamp_bounds)
+            self.clamped_all = True
 
     def sample_weights(self) -> torch.Tensor:
         """1/σ per sample (1 before training, since σ starts at 1)."""
@@ -285,12 +309,11 @@ class DiscrimLoss(LossMethod):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Inverse of :meth:`state_dict` (s stays the same leaf tensor)."""
-        with torch.no_grad():
-            self.exp_avg.copy_(state["exp_avg"])
-            self.s.copy_(state["s"])
-            self.momentum.copy_(state["momentum"])
-        self.s.grad = None
+        """Inverse of :meth:`state_dict`; the next step clamps all N entries again."""
+        self.exp_avg.copy_(state["exp_avg"])
+        self.s.copy_(state["s"])
+        self.momentum.copy_(state["momentum"])
+        self.rows, self.clamped_all = None, False
         self.k = state["k"].to(self.ctx.device, torch.float64).clone()
         self.k_started = bool(state["k_started"])
         self.k_sum = state["k_sum"].to(self.ctx.device, torch.float64).clone()

@@ -73,6 +73,14 @@ class GCE(LossMethod):
         """
         return {"q": FloatRange(0.1, 1.0)}
 
+    def weights_constant_by_design(self) -> bool:
+        """Untruncated GCE keeps its all-ones mask: no per-sample weighting to evaluate."""
+        return not self.p.truncated
+
+    def schedule_epochs(self) -> dict[str, float]:
+        """The truncated L_q's first pruning (at the start of epoch ``prune_start``); none without."""
+        return {"first_pruning": float(self.p.prune_start)} if self.p.truncated else {}
+
     def is_pruning_epoch(self, epoch: int) -> bool:
         """Whether the truncation weights are recomputed at the start of ``epoch``."""
         return (

@@ -37,12 +37,14 @@ def open_client(uri: str) -> Any:
 
     MLflow 3 reports the use of its tracking calls to its developers from background threads by default:
     a benchmark that runs offline or on a cluster should not send anything, and recording the calls costs
-    the writer CPU time that the training processes need on a small machine.
+    the writer CPU time that the training processes need on a small machine. Its per-artifact download
+    bars are off too (the report downloads one small file per run; the bars flooded the console).
     """
     import logging
 
     if "DO_NOT_TRACK" not in os.environ:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.tracking import MlflowClient
 
     for name in ("alembic", "mlflow"):

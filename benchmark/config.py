@@ -92,7 +92,14 @@ class MethodSpec(_Model):
 class TuningSpec(_Model):
     """The tuning budget and protocol, identical for every cell."""
 
-    n_trials: int = Field(default=3, ge=1, le=10_000)
+    n_trials: int = Field(default=3, ge=1, le=10_000, description="COMPLETED trials per tunable cell")
+    max_extra_trials: int | None = Field(
+        default=None, ge=0, description="pruned + failed trials a cell may add (None: n_trials)"
+    )
+    prune_startup_trials: int = Field(default=3, ge=1, description="completed trials before any pruning")
+    prune_warmup_fraction: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="share of the epochs no trial is pruned in"
+    )
     sampler_seed: int = 0
     seed: int = Field(default=0, description="training seed of the tuning trials")
     pruner: Literal["median", "hyperband", "none"] = "median"
@@ -179,6 +186,7 @@ class Cell:
     n_trials: int
     task: str
     suffix_selection: bool = False
+    max_extra_trials: int | None = None
 
     @property
     def cell_id(self) -> str:
@@ -195,6 +203,11 @@ class Cell:
     def budget(self) -> int:
         """Trials of this cell: the configured budget, or 1 (the defaults) when nothing is searched."""
         return self.n_trials if self.space else 1
+
+    @property
+    def extra_cap(self) -> int:
+        """Pruned and failed trials this cell may add on top of its budget before it stops tuning."""
+        return self.budget if self.max_extra_trials is None else self.max_extra_trials
 
 
 @dataclass(frozen=True)
@@ -366,6 +379,7 @@ def _build_cells(config: StudyConfig, errors: list[str], infos: dict[str, Datase
                                 n_trials=config.tuning.n_trials,
                                 task=info.task,
                                 suffix_selection=len(selections) > 1,
+                                max_extra_trials=config.tuning.max_extra_trials,
                             )
                         )
     # the same message for every dataset/rate is reported once

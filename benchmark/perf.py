@@ -282,6 +282,45 @@ def engine_figures(quick: bool = False) -> list[Figure]:
     return figures
 
 
+def scale_figures(quick: bool = False) -> list[Figure]:
+    """Each method's step time at N = 1e7 over N = 1e3 and its state's bytes per sample
+    (``benchmarks/scale.py``); on CUDA too when a GPU is present."""
+    import torch
+
+    scale = _load_script("scale")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    figures = []
+    for device in devices:
+        res = scale.run_scale_benchmark(rounds=11 if quick else scale.ROUNDS, device=device)
+        ns, prefix = res["ns"], "scale" if device == "cpu" else "scale_gpu"
+        for name, ratio in res["ratios"].items():
+            times = ", ".join(f"{n:.0e}: {res['step_s'][name][n] * 1e3:.3f} ms" for n in ns)
+            note = (
+                f"{device}, {res['threads']} thread(s), bs {res['batch']}, loss+backward+after_step, "
+                f"median of {res['rounds']} interleaved steps ({times})"
+            )
+            figures.append(Figure(f"{prefix}/{name}", float(ratio), res["target"], "<=", "x", note))
+        for name, size in res["bytes_per_sample"].items():
+            note = f"{device}: storage of the method's N-long tensors / N"
+            figures.append(Figure(f"{prefix}/{name}_state", float(size), None, "<=", "B", note))
+    return figures
+
+
+def run_figures(quick: bool = False) -> list[Figure]:
+    """A whole run of each method against a bare training loop (``benchmarks/whole_run.py``)."""
+    whole = _load_script("whole_run")
+    res = whole.run_whole_run_benchmark(epochs=10 if quick else 40, repeats=1 if quick else 5)
+    figures = []
+    for name, ratio in res["ratios"].items():
+        note = (
+            f"{res['dataset']} {res['model']} bs {res['batch_size']}, {res['epochs']} epochs, "
+            f"{res['threads']} thread, median of {res['repeats']} interleaved runs "
+            f"({res['wall_s'][name]:.2f} s vs bare {res['wall_s']['bare']:.2f} s)"
+        )
+        figures.append(Figure(f"run/{name}", float(ratio), res["targets"].get(name), "<=", "x", note))
+    return figures
+
+
 _STUDY_RUNS: dict[bool, dict[str, dict[str, list[float]]]] = {}
 
 
@@ -354,6 +393,8 @@ def gpu_figures(quick: bool = False) -> list[Figure]:
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "engine": engine_figures,
+    "scale": scale_figures,
+    "run": run_figures,
     "tracking": tracking_figures,
     "workers": workers_figures,
     "quick": quick_figures,

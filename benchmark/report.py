@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import html
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
+from tqdm import tqdm
 
 from benchmark import figures
 from benchmark.errors import StudyConfigError
@@ -103,6 +105,7 @@ def make_report(
     formats: Sequence[str] = FORMATS,
     references: list[str] | None = None,
     out: Path | None = None,
+    progress: bool = False,
 ) -> Path:
     """Write the report of a study and return its folder (default ``<study_dir>/report``).
 
@@ -111,6 +114,7 @@ def make_report(
         formats: any of "md", "html", "tex".
         references: reference file names in results/reference (None: all).
         out: the report folder.
+        progress: show a progress bar on stderr (the report of a large study takes tens of seconds).
 
     Raises:
         StudyConfigError: an unknown format or reference name.
@@ -128,26 +132,46 @@ def make_report(
     out.mkdir(parents=True, exist_ok=True)
     name = _study_name(df, study, study_dir)
     report = _Report(f"DiscrimBench report: {name}")
+    bar = _progress_bar(progress)
     if df.empty:
         report.notes.append("results.csv holds no successful runs: nothing to summarise.")
     else:
+        _step(bar, "tables and statistics")
         _add_tables(report, df, study, refs, out)
+        _step(bar, "figures from results.csv")
         _add_result_figures(report, df, fig_dir)
         _add_health(report, df, study, out)
+        _step(bar, "curves from MLflow")
         _add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), fig_dir)
+        _step(bar, "tuning curves from Optuna")
         _add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
+    _step(bar, "writing " + ", ".join(formats))
     if "md" in formats:
         (out / "report.md").write_text(_markdown(report, out), encoding="utf-8")
     if "tex" in formats:
         (out / "tables.tex").write_text(latex_document_tables(report.tables), encoding="utf-8")
     if "html" in formats:
         (out / "report.html").write_text(_html(report, study), encoding="utf-8")
+    bar.close()
     return out
 
 
 def _add_health(report: _Report, df: pd.DataFrame, study: dict, out: Path) -> None:
     """The budget-health section (issue 13): its tables go in ``report.sections["health"]``, right after
     the headline. Empty sections are left out of every format."""
+
+
+_STEPS = 5
+
+
+def _progress_bar(show: bool) -> tqdm:
+    return tqdm(total=_STEPS, desc="report", unit="step", file=sys.stderr, disable=not show, leave=False)
+
+
+def _step(bar: tqdm, what: str) -> None:
+    """Count and name the step starting now ("3/5 curves from MLflow")."""
+    bar.set_postfix_str(what, refresh=False)
+    bar.update(1)
 
 
 def _study_name(df: pd.DataFrame, study: dict, study_dir: Path) -> str:

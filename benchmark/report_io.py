@@ -79,10 +79,10 @@ def load_results(study_dir: Path) -> pd.DataFrame:
         raise DataMissingError(
             f"no results.csv in {study_dir} (run the study first: discrimbench run STUDY.yaml)"
         )
+    check_complete_rows(path)
     try:
-        _check_shape(path)
         df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataCorruptError(f"{path} is not a readable CSV: {exc}") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
@@ -112,31 +112,35 @@ def load_results(study_dir: Path) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _check_shape(path: Path) -> None:
-    """Every data row has as many fields as the header, and there is at least one (pandas would fill a
-    truncated row with NaN, and read a header-only file as an empty study, both silently).
+def check_complete_rows(path: Path) -> None:
+    """Refuse a results.csv that pandas would read silently wrong: no data row, or a row with fewer
+    fields than the header (a copy or a write cut short; pandas fills the missing cells with NaN).
 
     Raises:
-        DataCorruptError: naming the file and the first bad line.
+        DataCorruptError: naming the file and the line (1 is the header).
     """
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header:
-            raise DataCorruptError(f"{path} is empty (no header row); re-run the study to rewrite it")
-        rows = 0
-        for row in reader:
-            if not row:
-                continue  # a blank line
-            rows += 1
-            if len(row) != len(header):
-                raise DataCorruptError(
-                    f"{path}: line {reader.line_num} has {len(row)} field(s), the header has {len(header)} "
-                    "(a truncated or hand-edited row); re-run the study to rewrite results.csv"
-                )
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                raise DataCorruptError(f"{path} is empty: expected a header and one row per repeat run")
+            rows = 0
+            for row in reader:
+                if not row:
+                    continue
+                rows += 1
+                if len(row) != len(header):
+                    raise DataCorruptError(
+                        f"{path}, line {reader.line_num}: {len(row)} fields where the header has "
+                        f"{len(header)} (a truncated or damaged row); rewrite it by re-running the study"
+                    )
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataCorruptError(f"{path} is not a readable CSV: {exc}") from exc
     if rows == 0:
         raise DataCorruptError(
-            f"{path} has a header but no data rows: no repeat run has finished (run the study first)"
+            f"{path} has a header but no rows: the study recorded no finished repeat run yet "
+            "(run or resume it: discrimbench run STUDY.yaml)"
         )
 
 

@@ -51,9 +51,12 @@ from benchmark.tuning import (
     SlotSeededSampler,
     budget_trials,
     claim_slot,
+    count_trials,
     make_pruner,
+    may_prune,
     open_storage,
     owner_id,
+    prune_warmup,
     recover_dead_trials,
     storage_failure,
     suggest,
@@ -153,7 +156,7 @@ def _create_tune_study(plan: StudyPlan, storage: Any, cell: Cell) -> optuna.Stud
         storage=storage,
         study_name=study_name(cell, "tune"),
         sampler=SlotSeededSampler(plan.study.config.tuning.sampler_seed),
-        pruner=make_pruner(plan.study.config.tuning.pruner),
+        pruner=make_pruner(plan.study.config.tuning.pruner, plan.study.config.tuning.prune_startup_trials),
         direction="maximize" if cell.task == "classification" else "minimize",
         load_if_exists=True,
     )
@@ -268,9 +271,11 @@ class _Worker:
         trial: optuna.Trial | None,
         parent: str | None,
     ) -> tuple[RunResult, str | None]:
-        """Train one run, tracked; pruning through ``trial`` (tuning only)."""
+        """Train one run, tracked; pruning through ``trial`` (tuning only), never before the method's
+        schedules have run (:func:`benchmark.tuning.prune_warmup`) nor before the cell has
+        ``prune_startup_trials`` completed trials."""
         from benchmark.data import prepare
-        from benchmark.training import train_run
+        from benchmark.training import planned_schedule, train_run
 
         spec = self.spec(cell, params, seed)
         data = prepare(
@@ -292,13 +297,19 @@ class _Worker:
         })  # fmt: skip
         self.tracker.log_json(run_id, "environment.json", self.env)
         series = SELECTION_SERIES[cell.selection].format(m="acc" if cell.task == "classification" else "mae")
+        tuning = self.plan.study.config.tuning
+        warmup, completed = 0, 0
+        if trial is not None:
+            schedule, epochs = planned_schedule(spec, data)
+            warmup = prune_warmup(schedule, epochs, tuning.prune_warmup_fraction)
+            completed = count_trials(trial.study.get_trials(deepcopy=False)).completed
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             self.tracker.log_epoch(run_id, epoch, metrics)
             value = metrics.get(series, math.nan)
             if trial is not None and math.isfinite(value):
                 trial.report(value, epoch)
-                if trial.should_prune():
+                if may_prune(epoch, warmup, completed, tuning.prune_startup_trials) and trial.should_prune():
                     trial.set_user_attr(ATTR["status"], "pruned")
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} ({series}={value:.4g})")
 
@@ -356,7 +367,7 @@ class _Worker:
 
         def objective(trial: optuna.Trial) -> float:
             try:
-                slot = claim_slot(study, trial, cell.budget)
+                slot = claim_slot(study, trial, cell.budget, cell.extra_cap)
                 if slot is None:
                     raise _Surplus("budget already spent")
                 space = cell.space
@@ -380,7 +391,7 @@ class _Worker:
                 trial.set_user_attr(ATTR["interrupted"], True)
                 raise
 
-        while _open_slots(study, cell.budget) > 0:
+        while _tuning_open(study, cell):
             _optimize_one(study, objective)
             self.on_progress()
 
@@ -426,8 +437,8 @@ def _optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], float
         study.optimize(objective, n_trials=1, catch=(_Surplus, _Diverged), gc_after_trial=False)
 
 
-def _open_slots(study: optuna.Study, budget: int) -> int:
-    return budget - len(budget_trials(study.get_trials(deepcopy=False)))
+def _tuning_open(study: optuna.Study, cell: Cell) -> bool:
+    return count_trials(study.get_trials(deepcopy=False)).open(cell.budget, cell.extra_cap)
 
 
 def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | None]:
@@ -467,11 +478,10 @@ def result_row(
 
 def cell_state(plan: StudyPlan, storage: Any, cell: Cell) -> str:
     """``tune`` (slots open), ``tune-busy``, ``repeat`` (seeds queued), ``repeat-busy`` or ``done``."""
-    tune = _tune_study(plan, storage, cell)
-    trials = tune.get_trials(deepcopy=False)
-    if _open_slots(tune, cell.budget) > 0:
+    counts = count_trials(_tune_study(plan, storage, cell).get_trials(deepcopy=False))
+    if counts.open(cell.budget, cell.extra_cap):
         return "tune"
-    if any(t.state == TrialState.RUNNING for t in budget_trials(trials)):
+    if not counts.finished(cell.budget, cell.extra_cap):
         return "tune-busy"
     reps = _repeat_study(storage, cell).get_trials(deepcopy=False)
     if any(t.state == TrialState.WAITING for t in reps):
@@ -750,8 +760,12 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
     """Finished trials and repeats over all cells (the overall bar's position)."""
     n = 0
     for cell in plan.cells:
-        trials = budget_trials(_tune_study(plan, storage, cell).get_trials(deepcopy=False))
-        n += sum(t.state.is_finished() for t in trials)
+        counts = count_trials(_tune_study(plan, storage, cell).get_trials(deepcopy=False))
+        n += (
+            cell.budget
+            if counts.finished(cell.budget, cell.extra_cap)
+            else min(counts.completed, cell.budget)
+        )
         reps = _repeat_study(storage, cell).get_trials(deepcopy=False)
         n += len({t.params.get("seed") for t in reps if ATTR["result"] in t.user_attrs})
     return n
@@ -782,7 +796,7 @@ def _run_study(
     summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
     if report:
         tracker.close()  # the report reads the curves from MLflow: every queued write first
-        summary["report"] = _make_report(plan.out)
+        summary["report"] = _make_report(plan.out, progress)
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"
     return summary
@@ -810,8 +824,8 @@ def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, prog
             bar.n = count_progress(plan, storage)
             bar.refresh()
 
-    def on_cell(cell: Cell) -> None:
-        bar.write(cell_line(plan, storage, cell), file=sys.stderr)
+    def on_cell(cell: Cell) -> None:  # a result, not an error: stdout (tox shows stderr in red)
+        bar.write(cell_line(plan, storage, cell), file=sys.stdout)
 
     work(plan, on_progress, on_cell, tracker)
     bar.n = count_progress(plan, storage)
@@ -873,11 +887,11 @@ def collect_rows_for(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str
     return collect_rows(sub, storage)
 
 
-def _make_report(folder: Path) -> str | None:
+def _make_report(folder: Path, progress: bool) -> str | None:
     try:
         from benchmark.report import make_report
     except ImportError:
         print("note: benchmark.report is not available; report skipped", file=sys.stderr)
         return None
-    out = make_report(folder, formats=("md", "html", "tex"))
+    out = make_report(folder, formats=("md", "html", "tex"), progress=progress)
     return str(out) if out is not None else None

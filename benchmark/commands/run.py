@@ -86,9 +86,14 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
             else ""
         )
         lines.append(f"selection: {sel}{warn}")
+    tu = cfg.tuning
+    extra = tu.n_trials if tu.max_extra_trials is None else tu.max_extra_trials
     lines.append(
-        f"tuning: {cfg.tuning.n_trials} trials per cell (1 where nothing is searched), TPE seed "
-        f"{cfg.tuning.sampler_seed}, pruner {cfg.tuning.pruner}, training seed of trials {cfg.tuning.seed}"
+        f"tuning: {tu.n_trials} COMPLETED trials per cell (1 where nothing is searched), the first one "
+        f"the paper defaults (it samples nothing), then TPE draws; pruned or failed trials are extra, at "
+        f"most {extra} per cell; TPE seed {tu.sampler_seed}, pruner {tu.pruner} (never before "
+        f"{tu.prune_startup_trials} completed trials, nor before a trial's method schedules have run and "
+        f"{tu.prune_warmup_fraction:g} of its epochs), training seed of trials {tu.seed}"
     )
     t = cfg.training
     lines.append(f"training: recipe {t.recipe_kind}, epochs {t.epochs or 'recipe'}, device {t.device}")
@@ -104,7 +109,9 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
     runs = 0
     for cell in plan.cells:
         space = ", ".join(f"{k}={v}" for k, v in sorted(cell.space.items())) or "(nothing searched: defaults)"
+        fixed = ", ".join(f"{k}={_shown(v)}" for k, v in sorted(cell.defaults.items()) if k not in cell.space)
         lines.append(f"  {cell.cell_id}: {cell.budget} trials + {len(seeds)} repeats; search {space}")
+        lines.append(f"      fixed {fixed or '(nothing)'}")
         runs += cell.budget + len(seeds)
     lines.append(f"total runs: {runs}")
     lines.append(f"output folder: {plan.out}")
@@ -115,6 +122,11 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
     lines.append(f"mlflow: {mask_url(uri)}")
     lines.append("dry run: nothing was written")
     return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    """A fixed value as the plan prints it (None: the method derives it from the run)."""
+    return "derived by the method" if value is None else repr(value)
 
 
 if __name__ == "__main__":  # pragma: no cover

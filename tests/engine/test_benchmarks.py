@@ -27,6 +27,32 @@ def test_engine_benchmark_reports_every_target() -> None:
         engine.run_engine_benchmark(rounds=1)
 
 
+def test_scale_benchmark_reports_every_method_and_size() -> None:
+    scale = _load_script("scale")
+    res = scale.run_scale_benchmark(ns=(50, 3000), rounds=1, batch=16)
+    assert set(res["step_s"]) == set(res["ratios"]) == set(scale.METHOD_NAMES)
+    for name, times in res["step_s"].items():
+        assert set(times) == {50, 3000} and all(t > 0 for t in times.values()), name
+        assert res["ratios"][name] == times[3000] / times[50]
+    # bytes of per-sample state: DiscrimLoss's loss EMA, log σ, momentum and gradient sums; one float
+    # for SuperLoss's σ*, GCE's truncation weights and Co-teaching's selection record; none for CE
+    assert res["bytes_per_sample"] == {
+        "ce": 0.0, "gce": 4.0, "superloss": 4.0, "discrimloss": 16.0, "coteaching": 4.0
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="at least 1"):
+        scale.run_scale_benchmark(rounds=0)
+
+
+def test_whole_run_benchmark_times_every_method_against_the_bare_loop() -> None:
+    whole = _load_script("whole_run")
+    res = whole.run_whole_run_benchmark(epochs=1, repeats=1, methods=("ce", "coteaching"))
+    assert set(res["wall_s"]) == {"bare", "ce", "coteaching"}
+    assert res["ratios"] == {m: res["wall_s"][m] / res["wall_s"]["bare"] for m in ("ce", "coteaching")}
+    assert res["targets"] == {"ce": 1.15} and res["threads"] == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        whole.run_whole_run_benchmark(repeats=0)
+
+
 def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--only", "wokers"]) == 2
     err = capsys.readouterr().err

@@ -256,7 +256,10 @@ def test_defaults_presets_and_search_space() -> None:
         ({"sup_eps": -1}, r"^discrimloss\.sup_eps=-1: Input should be greater than or equal to 0"),
         ({"lr_inst_param": 0}, r"^discrimloss\.lr_inst_param=0: Input should be greater than 0"),
         ({"k_mode": "median"}, r"^discrimloss\.k_mode='median': .*'ema', 'fixed' or 'global-average'"),
-        ({"sigma_min": 1.0}, r"^discrimloss\.sigma_min is not a hyperparameter of discrimloss$"),
+        (
+            {"sigma_min": 1.0},
+            r"^discrimloss\.sigma_min is not a hyperparameter of discrimloss; did you mean 'clamp_min'\?$",
+        ),
     ],
 )
 def test_bad_hyperparameters_name_the_parameter_and_range(params: dict[str, Any], pattern: str) -> None:

@@ -136,27 +136,3 @@ def test_store_locations_from_study_json(tmp_path: Path) -> None:
         "sqlite:////x/o.db",
         "http://mlflow:5000",
     )
-
-
-def test_truncated_row_is_one_line_naming_file_and_line(
-    study_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = study_dir / "results.csv"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    lines[5] = lines[5][: len(lines[5]) // 2]  # a row cut in the middle (an interrupted copy)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert main(["report", str(study_dir)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and f"{path}: line 6 has" in err and "the header has" in err
-    assert not (study_dir / "report").exists()  # nothing written
-
-
-def test_header_only_results_is_an_error_not_an_empty_report(
-    study_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = study_dir / "results.csv"
-    path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
-    assert main(["report", str(study_dir)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and f"{path} has a header but no data rows" in err
-    assert not (study_dir / "report").exists()
