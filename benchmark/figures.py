@@ -255,11 +255,19 @@ def group_curves(histories: pd.DataFrame, series: Mapping[str, tuple[str, str, s
 
 
 def _group_figure(
-    histories: pd.DataFrame, series: Mapping[str, tuple[str, str, str]], ylabel: str, title: str
+    histories: pd.DataFrame,
+    series: Mapping[str, tuple[str, str, str]],
+    ylabel: str,
+    title: str,
+    skip_constant: bool = False,
 ) -> Figure:
     data = group_curves(histories, series)
     methods = ordered(data["method"].unique()) if not data.empty else []
+    constant = [m for m in methods if skip_constant and np.ptp(data.loc[data["method"] == m, "mean"]) < 1e-9]
+    methods = [m for m in methods if m not in constant]
     fig, axes = _grid(max(1, len(methods)))
+    if constant:
+        fig.supxlabel(f"left out, their weights never change: {', '.join(constant)}", fontsize="small")
     for ax, method in zip(axes, methods, strict=False):
         sub = data[data["method"] == method]
         for key, (label, color, style) in series.items():
@@ -291,9 +299,14 @@ def memorisation_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
 
 def weight_evolution(histories: pd.DataFrame, *, title: str = "") -> Figure:
     """Mean per-sample weight (DiscrimLoss: its σ-based weight; SuperLoss: its confidence) of the clean and
-    of the corrupted training samples over epochs, one panel per method with weights."""
+    of the corrupted training samples over epochs, one panel per method with weights; methods whose weights
+    never change (CE-like, untruncated GCE) are left out and named below the panels."""
     return _group_figure(
-        histories, WEIGHT_SERIES, "mean per-sample weight", title or "Per-sample weights over epochs"
+        histories,
+        WEIGHT_SERIES,
+        "mean per-sample weight",
+        title or "Per-sample weights over epochs",
+        skip_constant=True,
     )
 
 
@@ -312,7 +325,8 @@ def tuning_curves(
     fig = Figure(figsize=(6.5, 3.8), layout="constrained")
     ax = fig.subplots()
     colors = method_colors(list(trial_values))
-    for i, (method, values) in enumerate(trial_values.items()):
+    for i, method in enumerate(ordered(list(trial_values))):
+        values = trial_values[method]
         curve = stats.expected_max_curve(values, higher_is_better=higher_is_better)
         if curve.size:
             ax.plot(

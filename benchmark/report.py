@@ -256,7 +256,7 @@ def _add_curve_figures(report: _Report, hist: Histories, fig_dir: Path) -> None:
                 "their noisy labels, and of the clean samples (mean over seeds, band: range)."
             )
             _keep(report, "curves", fig, fig_dir, f"memorisation_{tag}", caption)
-        if _has(sub, figures.WEIGHT_SERIES):
+        if _has(sub, {"diag/weight_corrupted_mean": None}):  # rate 0 has no corrupted sample to compare
             fig = figures.weight_evolution(sub, title=f"Per-sample weights over epochs, {where}")
             caption = f"Mean per-sample weight of clean and corrupted samples over epochs, {where}."
             _keep(report, "curves", fig, fig_dir, f"weight_evolution_{tag}", caption)

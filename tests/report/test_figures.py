@@ -153,3 +153,12 @@ def test_tuning_curves_and_importances() -> None:
     (ax,) = fig.axes
     assert [p.get_width() for p in ax.patches] == pytest.approx([0.2, 0.8])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["k", "q"]
+
+
+def test_weight_evolution_leaves_out_constant_weights() -> None:
+    hist = _histories()
+    gce = hist[hist["method"] == "ce"].assign(method="gce")
+    gce["diag/weight_clean_mean"] = gce["diag/weight_corrupted_mean"] = 1.0  # untruncated GCE: all ones
+    fig = figures.weight_evolution(pd.concat([hist, gce]))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["ce", "discrimloss"]
+    assert "gce" in fig.get_supxlabel()
