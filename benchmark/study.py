@@ -570,11 +570,16 @@ def _unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 
 def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) -> None:
+    """Close a done cell's parent run with its aggregate metrics and health tags (cell_aggregates)."""
     if not tracker.enabled:
         return
     parent = _tune_study(plan, storage, cell).user_attrs.get("discrimbench.mlflow_parent")
     if parent:
-        tracker.finish(parent, "FINISHED")
+        from benchmark.cell_aggregates import cell_aggregates  # scipy: imported only once a cell is done
+
+        metrics, tags = cell_aggregates(_cell_rows(plan, storage, cell))
+        tracker.log_epoch(parent, 0, metrics)
+        tracker.finish(parent, "FINISHED", tags)
 
 
 # ---- outputs --------------------------------------------------------------------------------------
@@ -583,15 +588,17 @@ def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) 
 def collect_rows(plan: StudyPlan, storage: Any | None = None) -> list[dict[str, Any]]:
     """Every repeat's results row, in cell order then seed order (a pure function of the storage)."""
     storage = storage or _open(plan)
-    rows = []
-    for cell in plan.cells:
-        by_seed: dict[int, dict[str, Any]] = {}
-        for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
-            if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
-                row = json.loads(t.user_attrs[ATTR["result"]])
-                by_seed.setdefault(int(row["seed"]), row)
-        rows.extend(by_seed[s] for s in plan.study.config.seeds if s in by_seed)
-    return rows
+    return [row for cell in plan.cells for row in _cell_rows(plan, storage, cell)]
+
+
+def _cell_rows(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str, Any]]:
+    """The results rows of one cell's repeats, in seed order."""
+    by_seed: dict[int, dict[str, Any]] = {}
+    for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
+        if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
+            row = json.loads(t.user_attrs[ATTR["result"]])
+            by_seed.setdefault(int(row["seed"]), row)
+    return [by_seed[s] for s in plan.study.config.seeds if s in by_seed]
 
 
 def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
@@ -614,6 +621,20 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise output_error(exc, path) from None
+
+
+def check_data_present(study: ResolvedStudy) -> None:
+    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
+
+    Raises:
+        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
+    """
+    from benchmark.data import get_adapter, resolve_data_root
+
+    root = resolve_data_root(study.config.training.data_root)
+    for name, info in study.datasets.items():
+        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
+            get_adapter(name, **study.config.datasets[name]).load(root)
 
 
 def check_writable(folder: Path) -> None:
@@ -777,6 +798,7 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
+    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:

@@ -11,11 +11,13 @@ any other draw from the global torch RNG during training). The global RNG state 
 
 Evaluation (validation, test) uses model 0 under ``torch.no_grad`` in eval mode; for Co-teaching that is
 the first network (the official code reports both; they behave alike). Memorisation (model 0's accuracy on
-the corrupted training samples, only when some labels are corrupted) is read from the training forward
-passes when the recipe does not augment: each sample's prediction in its own step of the epoch (train
-mode, before that step's update), as the hardness below is, at the cost of one argmax per step instead
-of a re-prediction of the training set per epoch. With augmentation (the training passes see augmented
-inputs) the plain corrupted samples are predicted again after the epoch, in eval mode.
+the corrupted training samples against their noisy and their true labels, and on the clean samples, only
+when some labels are corrupted) is read from the training forward passes when the recipe does not augment:
+each sample's prediction in its own step of the epoch (train mode, before that step's update), as the
+hardness below is, at the cost of one argmax per step instead of a re-prediction of the training set per
+epoch. With augmentation (the training passes see augmented inputs) the plain corrupted samples, and as
+many clean ones evenly spaced over the training set, are predicted again after the epoch, in eval mode.
+Methods with per-sample weights also log the mean weight of the clean and of the corrupted samples.
 ``train/loss`` is the mean over batches of the objective the method back-propagates.
 """
 
@@ -181,6 +183,11 @@ class RunLoop:
         self.step_pred = torch.zeros(len(data.train) if self.memo_from_steps else 0, dtype=torch.long,
                                      device=device)  # fmt: skip
         self.corrupted_rows = self.corrupted.nonzero().squeeze(1)
+        clean_rows = (~self.corrupted).nonzero().squeeze(1)
+        if not self.memo_from_steps and len(clean_rows) > len(self.corrupted_rows):  # re-predicted: a sample
+            keep = torch.linspace(0, len(clean_rows) - 1, len(self.corrupted_rows), device=device).long()
+            clean_rows = clean_rows[keep]
+        self.clean_rows = clean_rows
         hard = hardness if hardness is not None else data.train.hardness
         self.hard_clean = None if hard is None else hard_clean_mask(to(hard).float(), self.corrupted)
         self.order = torch.Generator().manual_seed(order_seed)
@@ -315,18 +322,24 @@ class RunLoop:
             f"test/{m}": score(self._predict(model, self.test_x), self.y_test),
         }
         nan = torch.tensor(math.nan, device=self.device)
-        values["memo/noisy_acc"] = values["memo/true_acc"] = nan
+        values["memo/noisy_acc"] = values["memo/true_acc"] = values["memo/clean_acc"] = nan
         if self.memo:
-            rows = self.corrupted_rows
+            rows, clean = self.corrupted_rows, self.clean_rows
             if self.memo_from_steps:
-                pred = self.step_pred[rows]
+                pred, clean_pred = self.step_pred[rows], self.step_pred[clean]
             else:
-                pred = self._predict(model, self.train_plain, rows).argmax(dim=1)
+                both = self._predict(model, self.train_plain, torch.cat([rows, clean])).argmax(dim=1)
+                pred, clean_pred = both[: len(rows)], both[len(rows) :]
             values["memo/noisy_acc"] = label_accuracy(pred, self.y_train[rows])
             values["memo/true_acc"] = label_accuracy(pred, self.y_train_clean[rows])
+            values["memo/clean_acc"] = label_accuracy(clean_pred, self.y_train[clean])
         weights = self.method.sample_weights()
         values["diag/auroc_noisy_clean"] = values["diag/auroc_noisy_hard"] = nan
+        values["diag/weight_clean_mean"] = values["diag/weight_corrupted_mean"] = nan
         if weights is not None:
+            w = weights.detach().reshape(-1).double()
+            values["diag/weight_clean_mean"] = w[~self.corrupted].mean() if (~self.corrupted).any() else nan
+            values["diag/weight_corrupted_mean"] = w[self.corrupted].mean() if self.any_corrupted else nan
             values["diag/auroc_noisy_clean"] = auroc(-weights.detach(), self.corrupted)
             if self.hard_clean is not None:
                 keep = self.corrupted | self.hard_clean
