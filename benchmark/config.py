@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -34,9 +35,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baselines._base import Choice, Distribution, FloatRange, IntRange
-from benchmark.errors import DiscrimBenchError, StudyConfigError
+from benchmark.errors import DiscrimBenchError, StudyConfigError, short
 from benchmark.registry import DATASETS, METHODS, NOISES, load_builtin_components
-from benchmark.study_reader import MAX_BYTES, parse_study_text, short
+from benchmark.study_reader import MAX_BYTES, parse_study_text
 
 __all__ = [
     "Cell",
@@ -117,9 +118,17 @@ class TrainingSpec(_Model):
     recipe_kind: Literal["fast", "paper"] = "fast"
     val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
     data_root: str | None = None
-    threads: int | None = Field(
-        default=None, ge=1, le=THREADS_MAX, description="torch CPU threads (None: torch's default)"
-    )
+    threads: int | None = Field(default=None, description="torch CPU threads (None: torch's default)")
+
+    @field_validator("threads")
+    @classmethod
+    def _threads_bounded(cls, threads: int | None) -> int | None:
+        if threads is not None and not 1 <= threads <= THREADS_MAX:
+            raise ValueError(
+                f"need 1 <= threads <= {THREADS_MAX} (torch's thread pool; more threads than cores only slow "
+                f"training, this machine has {os.cpu_count()})"
+            )
+        return threads
 
 
 class StorageSpec(_Model):

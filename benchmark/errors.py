@@ -16,6 +16,7 @@ __all__ = [
     "StudyConfigError",
     "TrackingError",
     "UnknownComponentError",
+    "short",
 ]
 
 
@@ -56,6 +57,12 @@ class OutputError(DiscrimBenchError, RuntimeError):
 
     Writers use temporary files and atomic renames, so what was recorded before stays intact.
     """
+
+
+def short(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error line never repeats a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 WRITE_ERRNOS = frozenset({1, 13, 28, 30, 122})  # EPERM, EACCES, ENOSPC, EROFS, EDQUOT

@@ -37,6 +37,7 @@ from optuna.trial import TrialState
 
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError, output_error
+from benchmark.preflight import preflight
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
 from benchmark.tracking import (
     NullTracker,
@@ -96,7 +97,12 @@ class StudyPlan:
 def plan_study(
     study: ResolvedStudy, *, storage: str | None = None, tracking_uri: str | None = None, workers: int = 1
 ) -> StudyPlan:
-    """Decide the storage and tracking locations (defaults: files in the study folder)."""
+    """Decide the storage and tracking locations (defaults: files in the study folder), then check
+    everything the run needs with :func:`benchmark.preflight.preflight` (writes nothing).
+
+    Raises:
+        StudyConfigError: anything the run would refuse, as one line.
+    """
     if workers < 1:
         raise StudyConfigError(f"--workers must be >= 1, got {workers}")
     out = study.out
@@ -121,7 +127,9 @@ def plan_study(
     tracking = tracking_uri if tracking_uri is not None else study.config.storage.mlflow
     local = url.startswith("sqlite") or url.endswith(".journal") or url.startswith("journal://")
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    return StudyPlan(study, url, tracking, workers, local, threads)
+    plan = StudyPlan(study, url, tracking, workers, local, threads)
+    preflight(plan)  # the dry run and the real run both stop here on anything the run would refuse
+    return plan
 
 
 def study_name(cell: Cell, kind: str) -> str:

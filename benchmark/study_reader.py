@@ -13,19 +13,13 @@ from typing import Any
 
 import yaml
 
-from benchmark.errors import StudyConfigError
+from benchmark.errors import StudyConfigError, short
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "parse_study_text", "short"]
+__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "parse_study_text"]
 
 MAX_BYTES = 1_000_000  # the largest packaged preset is a few KB
 MAX_DEPTH = 32  # a study file nests 5 levels deep (methods.x.search.p.choices)
 MAX_INT_DIGITS = 40  # beyond any count, seed or bound a study uses; Python's own limit is 4,300 digits
-
-
-def short(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, so an error line never repeats a huge value."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Refused(yaml.MarkedYAMLError):
