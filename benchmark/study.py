@@ -54,9 +54,12 @@ from benchmark.tuning import (
     SlotSeededSampler,
     budget_trials,
     claim_slot,
+    count_trials,
     make_pruner,
+    may_prune,
     open_storage,
     owner_id,
+    prune_warmup,
     recover_dead_trials,
     storage_failure,
     suggest,
@@ -163,7 +166,7 @@ def _create_tune_study(plan: StudyPlan, storage: Any, cell: Cell) -> optuna.Stud
         storage=storage,
         study_name=study_name(cell, "tune"),
         sampler=SlotSeededSampler(plan.study.config.tuning.sampler_seed),
-        pruner=make_pruner(plan.study.config.tuning.pruner),
+        pruner=make_pruner(plan.study.config.tuning.pruner, plan.study.config.tuning.prune_startup_trials),
         direction="maximize" if cell.task == "classification" else "minimize",
         load_if_exists=True,
     )
@@ -251,6 +254,7 @@ def _cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.rate": f"{cell.rate:g}",
         "discrimbench.method": cell.method,
         "discrimbench.selection": cell.selection,
+        "discrimbench.protocol": cell.protocol,
     }
 
 
@@ -283,9 +287,11 @@ class _Worker:
         trial: optuna.Trial | None,
         parent: str | None,
     ) -> tuple[RunResult, str | None]:
-        """Train one run, tracked; pruning through ``trial`` (tuning only)."""
+        """Train one run, tracked; pruning through ``trial`` (tuning only), never before the method's
+        schedules have run (:func:`benchmark.tuning.prune_warmup`) nor before the cell has
+        ``prune_startup_trials`` completed trials."""
         from benchmark.data import prepare
-        from benchmark.training import train_run
+        from benchmark.training import planned_schedule, train_run
 
         spec = self.spec(cell, params, seed)
         data = prepare(
@@ -310,13 +316,19 @@ class _Worker:
         })  # fmt: skip
         self.tracker.log_json(run_id, "environment.json", self.env)
         series = SELECTION_SERIES[cell.selection].format(m="acc" if cell.task == "classification" else "mae")
+        tuning = self.plan.study.config.tuning
+        warmup, completed = 0, 0
+        if trial is not None:
+            schedule, epochs = planned_schedule(spec, data)
+            warmup = prune_warmup(schedule, epochs, tuning.prune_warmup_fraction)
+            completed = count_trials(trial.study.get_trials(deepcopy=False)).completed
 
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             self.tracker.log_epoch(run_id, epoch, metrics)
             value = metrics.get(series, math.nan)
             if trial is not None and math.isfinite(value):
                 trial.report(value, epoch)
-                if trial.should_prune():
+                if may_prune(epoch, warmup, completed, tuning.prune_startup_trials) and trial.should_prune():
                     trial.set_user_attr(ATTR["status"], "pruned")
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} ({series}={value:.4g})")
 
@@ -345,6 +357,7 @@ class _Worker:
                 "hardness": np.asarray(hardness if hardness is not None else [], dtype=np.float32),
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
+        status_tags.update({f"discrimbench.{k}": str(v) for k, v in _resolved(result).items()})
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
         return result, self.tracker.run_id(run_id)
 
@@ -377,7 +390,7 @@ class _Worker:
 
         def objective(trial: optuna.Trial) -> float:
             try:
-                slot = claim_slot(study, trial, cell.budget)
+                slot = claim_slot(study, trial, cell.budget, cell.extra_cap)
                 if slot is None:
                     raise _Surplus("budget already spent")
                 space = cell.space
@@ -401,7 +414,7 @@ class _Worker:
                 trial.set_user_attr(ATTR["interrupted"], True)
                 raise
 
-        while _open_slots(study, cell.budget) > 0:
+        while _tuning_open(study, cell):
             _optimize_one(study, objective)
             self.on_progress()
 
@@ -447,8 +460,8 @@ def _optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], float
         study.optimize(objective, n_trials=1, catch=(_Surplus, _Diverged), gc_after_trial=False)
 
 
-def _open_slots(study: optuna.Study, budget: int) -> int:
-    return budget - len(budget_trials(study.get_trials(deepcopy=False)))
+def _tuning_open(study: optuna.Study, cell: Cell) -> bool:
+    return count_trials(study.get_trials(deepcopy=False)).open(cell.budget, cell.extra_cap)
 
 
 def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | None]:
@@ -462,21 +475,28 @@ def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | N
     return {**cell.fixed, **best.params}, None
 
 
+def _resolved(result: RunResult) -> dict[str, Any]:
+    """What the method derived for this run (e.g. Co-teaching's forget rate and its source)."""
+    return dict(result.extra.get("method_resolved", {}))
+
+
 def result_row(
     cell: Cell, result: RunResult, params: dict[str, Any], mlflow_run_id: str | None
 ) -> dict[str, Any]:
     """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run."""
     spec = result.spec
+    used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
+        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
+        "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
         "model": result.extra.get("recipe", {}).get("model", ""),
-        "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
+        "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
     }  # fmt: skip
@@ -488,11 +508,10 @@ def result_row(
 
 def cell_state(plan: StudyPlan, storage: Any, cell: Cell) -> str:
     """``tune`` (slots open), ``tune-busy``, ``repeat`` (seeds queued), ``repeat-busy`` or ``done``."""
-    tune = _tune_study(plan, storage, cell)
-    trials = tune.get_trials(deepcopy=False)
-    if _open_slots(tune, cell.budget) > 0:
+    counts = count_trials(_tune_study(plan, storage, cell).get_trials(deepcopy=False))
+    if counts.open(cell.budget, cell.extra_cap):
         return "tune"
-    if any(t.state == TrialState.RUNNING for t in budget_trials(trials)):
+    if not counts.finished(cell.budget, cell.extra_cap):
         return "tune-busy"
     reps = _repeat_study(storage, cell).get_trials(deepcopy=False)
     if any(t.state == TrialState.WAITING for t in reps):
@@ -572,11 +591,16 @@ def _unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 
 def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) -> None:
+    """Close a done cell's parent run with its aggregate metrics and health tags (cell_aggregates)."""
     if not tracker.enabled:
         return
     parent = _tune_study(plan, storage, cell).user_attrs.get("discrimbench.mlflow_parent")
     if parent:
-        tracker.finish(parent, "FINISHED")
+        from benchmark.cell_aggregates import cell_aggregates  # scipy: imported only once a cell is done
+
+        metrics, tags = cell_aggregates(_cell_rows(plan, storage, cell))
+        tracker.log_epoch(parent, 0, metrics)
+        tracker.finish(parent, "FINISHED", tags)
 
 
 # ---- outputs --------------------------------------------------------------------------------------
@@ -585,15 +609,17 @@ def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) 
 def collect_rows(plan: StudyPlan, storage: Any | None = None) -> list[dict[str, Any]]:
     """Every repeat's results row, in cell order then seed order (a pure function of the storage)."""
     storage = storage or _open(plan)
-    rows = []
-    for cell in plan.cells:
-        by_seed: dict[int, dict[str, Any]] = {}
-        for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
-            if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
-                row = json.loads(t.user_attrs[ATTR["result"]])
-                by_seed.setdefault(int(row["seed"]), row)
-        rows.extend(by_seed[s] for s in plan.study.config.seeds if s in by_seed)
-    return rows
+    return [row for cell in plan.cells for row in _cell_rows(plan, storage, cell)]
+
+
+def _cell_rows(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str, Any]]:
+    """The results rows of one cell's repeats, in seed order."""
+    by_seed: dict[int, dict[str, Any]] = {}
+    for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
+        if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
+            row = json.loads(t.user_attrs[ATTR["result"]])
+            by_seed.setdefault(int(row["seed"]), row)
+    return [by_seed[s] for s in plan.study.config.seeds if s in by_seed]
 
 
 def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
@@ -616,6 +642,20 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise output_error(exc, path) from None
+
+
+def check_data_present(study: ResolvedStudy) -> None:
+    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
+
+    Raises:
+        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
+    """
+    from benchmark.data import get_adapter, resolve_data_root
+
+    root = resolve_data_root(study.config.training.data_root)
+    for name, info in study.datasets.items():
+        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
+            get_adapter(name, **study.config.datasets[name]).load(root)
 
 
 def check_writable(folder: Path) -> None:
@@ -681,7 +721,8 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
         ]
         params, note = best_params(tune, cell)
         cells.append({
-            "cell": cell.cell_id, "selection": cell.selection, "budget": cell.budget,
+            "cell": cell.cell_id, "selection": cell.selection, "protocol": cell.protocol,
+            "budget": cell.budget,
             "space": {k: repr(v) for k, v in cell.space.items()}, "best_params": params, "note": note,
             "trials": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
@@ -764,8 +805,12 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
     """Finished trials and repeats over all cells (the overall bar's position)."""
     n = 0
     for cell in plan.cells:
-        trials = budget_trials(_tune_study(plan, storage, cell).get_trials(deepcopy=False))
-        n += sum(t.state.is_finished() for t in trials)
+        counts = count_trials(_tune_study(plan, storage, cell).get_trials(deepcopy=False))
+        n += (
+            cell.budget
+            if counts.finished(cell.budget, cell.extra_cap)
+            else min(counts.completed, cell.budget)
+        )
         reps = _repeat_study(storage, cell).get_trials(deepcopy=False)
         n += len({t.params.get("seed") for t in reps if ATTR["result"] in t.user_attrs})
     return n
@@ -774,6 +819,7 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
+    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:
@@ -813,7 +859,7 @@ def _run_study(
     summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
     if report:
         tracker.close()  # the report reads the curves from MLflow: every queued write first
-        summary["report"] = _make_report(plan.out)
+        summary["report"] = _make_report(plan.out, progress)
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"
     return summary
@@ -841,8 +887,8 @@ def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, prog
             bar.n = count_progress(plan, storage)
             bar.refresh()
 
-    def on_cell(cell: Cell) -> None:
-        bar.write(cell_line(plan, storage, cell), file=sys.stderr)
+    def on_cell(cell: Cell) -> None:  # a result, not an error: stdout (tox shows stderr in red)
+        bar.write(cell_line(plan, storage, cell), file=sys.stdout)
 
     work(plan, on_progress, on_cell, tracker)
     bar.n = count_progress(plan, storage)
@@ -904,11 +950,11 @@ def collect_rows_for(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str
     return collect_rows(sub, storage)
 
 
-def _make_report(folder: Path) -> str | None:
+def _make_report(folder: Path, progress: bool) -> str | None:
     try:
         from benchmark.report import make_report
     except ImportError:
         print("note: benchmark.report is not available; report skipped", file=sys.stderr)
         return None
-    out = make_report(folder, formats=("md", "html", "tex"))
+    out = make_report(folder, formats=("md", "html", "tex"), progress=progress)
     return str(out) if out is not None else None

@@ -1,10 +1,15 @@
 """Optuna: storages, a per-slot seeded TPE sampler, pruners, search spaces, the trial budget and recovery.
 
-Budget accounting. Every cell gets the same number of *budget slots* (``tuning.n_trials``; 1 when a
-method has nothing to search: its single trial is the paper defaults, more would re-run identical
-configurations). A trial takes the next slot when it starts; COMPLETE, PRUNED and FAIL trials all keep
-their slot. Two kinds of trials hold no slot: *stale* ones (their worker died; a WAITING retry with the
-same parameters inherits the slot) and *surplus* ones (a worker raced past the budget; recorded FAIL with
+Budget accounting. A cell's budget (``tuning.n_trials``; 1 when a method has nothing to search: its single
+trial is the paper defaults, more would re-run identical configurations) counts COMPLETED trials, the same
+number for every method. PRUNED and FAIL (diverged) trials are extra: the cell goes on until it has its
+completed trials, or until it has spent its cap of extra trials (``tuning.max_extra_trials``, default
+``n_trials``), so that a study cannot loop forever on a space that always diverges or a pruner that always
+prunes; a cell stopped by the cap has fewer completed trials, and the budget-health checks say so.
+
+Every trial that starts takes the next *slot* (0, 1, 2, …): the slot seeds its draw and numbers it.
+Two kinds of trials hold no slot: *stale* ones (their worker died; a WAITING retry with the same
+parameters inherits the slot) and *surplus* ones (a worker raced past the budget; recorded FAIL with
 ``discrimbench.surplus`` and ignored everywhere).
 
 Determinism. The sampler draws slot ``k`` with a TPE seeded from ``(sampler_seed, k)``, so a study that
@@ -14,11 +19,13 @@ was killed and resumed suggests exactly what an uninterrupted one would (TPE ign
 from __future__ import annotations
 
 import abc
+import math
 import os
 import socket
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +45,15 @@ __all__ = [
     "RECONNECT_S",
     "ReconnectingStorage",
     "SlotSeededSampler",
+    "TrialCounts",
     "budget_trials",
     "claim_slot",
+    "count_trials",
     "make_pruner",
+    "may_prune",
     "open_storage",
     "owner_id",
+    "prune_warmup",
     "recover_dead_trials",
     "storage_failure",
     "suggest",
@@ -290,12 +301,29 @@ class SlotSeededSampler(BaseSampler):
 
 
 def make_pruner(kind: str, n_startup_trials: int = 1) -> optuna.pruners.BasePruner:
-    """``median`` / ``hyperband`` (epoch-level) or ``none``."""
+    """``median`` / ``hyperband`` (epoch-level) or ``none``.
+
+    The study runner also asks the pruner only once a trial is past its warm-up and the cell has
+    ``n_startup_trials`` completed trials (:func:`may_prune`), whatever the pruner.
+    """
     if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=0)
     if kind == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=1)
     return optuna.pruners.NopPruner()
+
+
+def prune_warmup(schedule: Mapping[str, float], epochs: int, fraction: float) -> int:
+    """First 0-based epoch at which a trial may be pruned: after the epoch in which the last of the
+    method's schedules reached its final form (``schedule_epochs``) and after ``fraction`` of the run."""
+    last_schedule = max((math.floor(e) + 1 for e in schedule.values()), default=0)
+    return max(last_schedule, math.ceil(fraction * epochs))
+
+
+def may_prune(epoch: int, warmup: int, completed: int, startup: int) -> bool:
+    """Whether the pruner may be asked at ``epoch``: past the warm-up, and with ``startup`` completed
+    trials of the cell to compare against."""
+    return epoch >= warmup and completed >= startup
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Distribution]) -> dict[str, Any]:
@@ -332,8 +360,44 @@ def budget_trials(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     ]
 
 
-def claim_slot(study: optuna.Study, trial: optuna.Trial, budget: int) -> int | None:
-    """Record the owner and the budget slot of a starting trial; None when the budget is spent.
+@dataclass(frozen=True)
+class TrialCounts:
+    """How a cell's slot-holding trials stand: COMPLETE, PRUNED, FAIL and RUNNING."""
+
+    completed: int = 0
+    pruned: int = 0
+    failed: int = 0
+    running: int = 0
+
+    @property
+    def extra(self) -> int:
+        """Trials that do not count toward the budget: pruned and failed ones."""
+        return self.pruned + self.failed
+
+    def open(self, budget: int, cap: int) -> bool:
+        """Whether another trial may start: completed and running ones leave room in the budget and the
+        extra trials have not reached their cap."""
+        return self.completed + self.running < budget and self.extra < cap
+
+    def finished(self, budget: int, cap: int) -> bool:
+        """Whether tuning is over: the budget completed, or the cap of extra trials spent, nothing running."""
+        return self.running == 0 and (self.completed >= budget or self.extra >= cap)
+
+
+def count_trials(trials: Sequence[FrozenTrial]) -> TrialCounts:
+    """:class:`TrialCounts` of the slot holders among ``trials``."""
+    held = budget_trials(trials)
+    return TrialCounts(
+        completed=sum(t.state == TrialState.COMPLETE for t in held),
+        pruned=sum(t.state == TrialState.PRUNED for t in held),
+        failed=sum(t.state == TrialState.FAIL for t in held),
+        running=sum(t.state == TrialState.RUNNING for t in held),
+    )
+
+
+def claim_slot(study: optuna.Study, trial: optuna.Trial, budget: int, cap: int) -> int | None:
+    """Record the owner and the slot of a starting trial; None when the budget is already complete (or
+    being completed by running trials) or the cap of extra trials is spent.
 
     A retried trial keeps its original slot. A new trial's slot is its rank among the slot holders.
     """
@@ -342,10 +406,10 @@ def claim_slot(study: optuna.Study, trial: optuna.Trial, budget: int) -> int | N
     if inherited is not None:
         return int(inherited)
     holders = [t for t in budget_trials(study.get_trials(deepcopy=False)) if t.number < trial.number]
-    slot = len(holders)
-    if slot >= budget:
+    if not count_trials(holders).open(budget, cap):
         trial.set_user_attr(ATTR["surplus"], True)
         return None
+    slot = len(holders)
     trial.set_user_attr(ATTR["slot"], slot)
     return slot
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,21 @@ def test_test_oracle_is_labelled_in_the_dry_run(cli, write_study, tmp_path) -> N
 def test_load_study_raises_the_error_type() -> None:
     with pytest.raises(StudyConfigError):
         load_study("no-such-preset")
+
+
+def test_dry_run_names_every_hyperparameter_searched_or_fixed(cli, tmp_path) -> None:
+    """Each Params field of every quick cell appears once: in its 'search' line or its 'fixed' line."""
+    from benchmark.registry import METHODS
+
+    code, stdout, _ = cli("run", "quick", "--dry-run", "--out", str(tmp_path / "x"))
+    assert code == 0
+    assert "the paper defaults (it samples nothing)" in stdout
+    lines = stdout.splitlines()
+    for cell in load_study("quick").cells:
+        at = lines.index(next(line for line in lines if line.startswith(f"  {cell.cell_id}:")))
+        search, fixed = lines[at].split("; search ", 1)[1], lines[at + 1].strip()
+        assert fixed.startswith("fixed ")
+        for name in METHODS.get(cell.method).Params.model_fields:
+            in_search = re.search(rf"(^|\), ){name}=", search) is not None
+            in_fixed = re.search(rf"(^|, ){name}=", fixed[6:]) is not None
+            assert in_search != in_fixed, (cell.cell_id, name)
