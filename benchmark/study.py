@@ -239,6 +239,7 @@ def _cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.rate": f"{cell.rate:g}",
         "discrimbench.method": cell.method,
         "discrimbench.selection": cell.selection,
+        "discrimbench.protocol": cell.protocol,
     }
 
 
@@ -335,6 +336,7 @@ class _Worker:
                 "hardness": np.asarray(hardness if hardness is not None else [], dtype=np.float32),
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
+        status_tags.update({f"discrimbench.{k}": str(v) for k, v in _resolved(result).items()})
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
         return result, self.tracker.run_id(run_id)
 
@@ -452,21 +454,28 @@ def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | N
     return {**cell.fixed, **best.params}, None
 
 
+def _resolved(result: RunResult) -> dict[str, Any]:
+    """What the method derived for this run (e.g. Co-teaching's forget rate and its source)."""
+    return dict(result.extra.get("method_resolved", {}))
+
+
 def result_row(
     cell: Cell, result: RunResult, params: dict[str, Any], mlflow_run_id: str | None
 ) -> dict[str, Any]:
     """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run."""
     spec = result.spec
+    used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
+        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
+        "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
         "model": result.extra.get("recipe", {}).get("model", ""),
-        "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
+        "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
     }  # fmt: skip
@@ -561,11 +570,16 @@ def _unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 
 def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) -> None:
+    """Close a done cell's parent run with its aggregate metrics and health tags (cell_aggregates)."""
     if not tracker.enabled:
         return
     parent = _tune_study(plan, storage, cell).user_attrs.get("discrimbench.mlflow_parent")
     if parent:
-        tracker.finish(parent, "FINISHED")
+        from benchmark.cell_aggregates import cell_aggregates  # scipy: imported only once a cell is done
+
+        metrics, tags = cell_aggregates(_cell_rows(plan, storage, cell))
+        tracker.log_epoch(parent, 0, metrics)
+        tracker.finish(parent, "FINISHED", tags)
 
 
 # ---- outputs --------------------------------------------------------------------------------------
@@ -574,15 +588,17 @@ def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) 
 def collect_rows(plan: StudyPlan, storage: Any | None = None) -> list[dict[str, Any]]:
     """Every repeat's results row, in cell order then seed order (a pure function of the storage)."""
     storage = storage or _open(plan)
-    rows = []
-    for cell in plan.cells:
-        by_seed: dict[int, dict[str, Any]] = {}
-        for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
-            if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
-                row = json.loads(t.user_attrs[ATTR["result"]])
-                by_seed.setdefault(int(row["seed"]), row)
-        rows.extend(by_seed[s] for s in plan.study.config.seeds if s in by_seed)
-    return rows
+    return [row for cell in plan.cells for row in _cell_rows(plan, storage, cell)]
+
+
+def _cell_rows(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str, Any]]:
+    """The results rows of one cell's repeats, in seed order."""
+    by_seed: dict[int, dict[str, Any]] = {}
+    for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
+        if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
+            row = json.loads(t.user_attrs[ATTR["result"]])
+            by_seed.setdefault(int(row["seed"]), row)
+    return [by_seed[s] for s in plan.study.config.seeds if s in by_seed]
 
 
 def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
@@ -684,7 +700,8 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
         ]
         params, note = best_params(tune, cell)
         cells.append({
-            "cell": cell.cell_id, "selection": cell.selection, "budget": cell.budget,
+            "cell": cell.cell_id, "selection": cell.selection, "protocol": cell.protocol,
+            "budget": cell.budget,
             "space": {k: repr(v) for k, v in cell.space.items()}, "best_params": params, "note": note,
             "trials": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
