@@ -122,6 +122,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "method",
     "seed",
     "selection",  # how hyperparameters were selected: noisy-val | clean-val | test-oracle
+    "protocol",  # tuned | paper-official (the official per-cell hyperparameters, fixed: benchmark.config)
     "metric",  # acc | mae
     "higher_is_better",
     "test_last",  # test metric at the last epoch

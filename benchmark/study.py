@@ -239,6 +239,7 @@ def _cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.rate": f"{cell.rate:g}",
         "discrimbench.method": cell.method,
         "discrimbench.selection": cell.selection,
+        "discrimbench.protocol": cell.protocol,
     }
 
 
@@ -335,6 +336,7 @@ class _Worker:
                 "hardness": np.asarray(hardness if hardness is not None else [], dtype=np.float32),
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
+        status_tags.update({f"discrimbench.{k}": str(v) for k, v in _resolved(result).items()})
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
         return result, self.tracker.run_id(run_id)
 
@@ -452,21 +454,28 @@ def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | N
     return {**cell.fixed, **best.params}, None
 
 
+def _resolved(result: RunResult) -> dict[str, Any]:
+    """What the method derived for this run (e.g. Co-teaching's forget rate and its source)."""
+    return dict(result.extra.get("method_resolved", {}))
+
+
 def result_row(
     cell: Cell, result: RunResult, params: dict[str, Any], mlflow_run_id: str | None
 ) -> dict[str, Any]:
     """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run."""
     spec = result.spec
+    used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
+        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
+        "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
         "model": result.extra.get("recipe", {}).get("model", ""),
-        "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
+        "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
     }  # fmt: skip
@@ -614,6 +623,20 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
         raise output_error(exc, path) from None
 
 
+def check_data_present(study: ResolvedStudy) -> None:
+    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
+
+    Raises:
+        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
+    """
+    from benchmark.data import get_adapter, resolve_data_root
+
+    root = resolve_data_root(study.config.training.data_root)
+    for name, info in study.datasets.items():
+        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
+            get_adapter(name, **study.config.datasets[name]).load(root)
+
+
 def check_writable(folder: Path) -> None:
     """Create ``folder`` and prove it writable before any work starts.
 
@@ -677,7 +700,8 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
         ]
         params, note = best_params(tune, cell)
         cells.append({
-            "cell": cell.cell_id, "selection": cell.selection, "budget": cell.budget,
+            "cell": cell.cell_id, "selection": cell.selection, "protocol": cell.protocol,
+            "budget": cell.budget,
             "space": {k: repr(v) for k, v in cell.space.items()}, "best_params": params, "note": note,
             "trials": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
@@ -774,6 +798,7 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
+    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:

@@ -130,6 +130,7 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
         device=device,
         noise_rate=spec.rate,
         regression_loss=recipe.regression_loss,
+        realised_noise_rate=float(data.realised_rate),
     )
     method = method_cls(params, ctx)
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
@@ -197,10 +198,13 @@ class RunLoop:
             index_batches(len(data.train), recipe.batch_size, torch.Generator(), torch.device("cpu"))
         )
         self.schedule = Schedule.from_recipe(recipe, n_batches)
+        self.selection_key: str | None = None  # set by run(); None: no best checkpoint is tracked
+        self.best: tuple[float, list[dict[str, torch.Tensor]]] | None = None
 
     # ---- phases ---------------------------------------------------------------------------------
 
     def run(self, selection: str, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
+        self.selection_key = SELECTIONS[selection].format(m=self.metric)
         reset_peak_memory(self.device)
         history: list[dict[str, float]] = []
         train_s: list[float] = []
@@ -218,6 +222,7 @@ class RunLoop:
             row = self._evaluate(epoch, loss)
             row["time/epoch_s"] = time.perf_counter() - t0
             history.append(row)
+            self._keep_if_best(row)
             bar.set_postfix(
                 {k.split("/", 1)[1]: f"{v:.3g}" for k, v in row.items() if k[:4] in ("trai", "val/")}
             )
@@ -266,9 +271,45 @@ class RunLoop:
         model.train(was_training)
         return torch.cat(parts) if parts else torch.empty(0, device=self.device)
 
-    def _predict_train(self) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
-        """Outputs of every model on the (non-augmented) training set in index order, and noisy targets."""
-        return [self._predict(m, self.train_plain) for m in self.models], self.y_train
+    @torch.no_grad()
+    def _predict_augmented(self, model: torch.nn.Module) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        order = torch.arange(len(self.y_train), device=self.device)
+        batches = list(torch.split(order, self.recipe.eval_batch_size))
+        parts = [model(x) for _, x in self.train_x.train_batches(batches)]
+        model.train(was_training)
+        return torch.cat(parts)
+
+    def _predict_train(
+        self, *, augmented: bool = False, checkpoint: str = "current"
+    ) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
+        """Outputs of every model on the training set in index order, and noisy targets
+        (``baselines._base.TrainPredictor``)."""
+        predict = self._predict_augmented if augmented else lambda m: self._predict(m, self.train_plain)
+        if checkpoint != "best" or self.best is None:
+            return [predict(m) for m in self.models], self.y_train
+        current = [{k: v.clone() for k, v in m.state_dict().items()} for m in self.models]
+        try:
+            for model, state in zip(self.models, self.best[1], strict=True):
+                model.load_state_dict(state)
+            return [predict(m) for m in self.models], self.y_train
+        finally:
+            for model, state in zip(self.models, current, strict=True):
+                model.load_state_dict(state)
+
+    def _keep_if_best(self, row: dict[str, float]) -> None:
+        """Copy the models when this epoch is the best so far by the selection split (ties: earliest),
+        only for a method that asks for it."""
+        if not self.method.keeps_best_checkpoint or self.selection_key is None:
+            return
+        value = row[self.selection_key]
+        if not math.isfinite(value):
+            return
+        sign = 1.0 if self.metric == "acc" else -1.0
+        if self.best is None or sign * value > sign * self.best[0]:
+            states = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in self.models]
+            self.best = (value, states)
 
     def _evaluate(self, epoch: int, train_loss: float) -> dict[str, float]:
         """All per-epoch metrics of model 0, stacked on the device and read back at once."""
@@ -324,6 +365,7 @@ class RunLoop:
             extra={
                 "selection": selection, "recipe": asdict(self.recipe),
                 "method_params": self.method.params.model_dump(), "n_train": len(self.y_train),
+                "method_resolved": self.method.resolved_values(),
                 "n_val": len(self.y_val), "n_test": len(self.y_test), "train_phase_s": train_s,
                 "torch": torch.__version__,
             },

@@ -5,6 +5,7 @@ and ``bench`` refuses unknown groups in one line. No timing is asserted (speed i
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -67,3 +68,46 @@ def test_the_ceiling_probe_trains_in_two_processes_started_together() -> None:
 
     rates = _probe(2, 0.3)
     assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), rates
+
+
+def test_phase_clock_counts_exclusive_time_per_phase() -> None:
+    """A nested call's time is its own phase's, not its caller's; the calls are restored afterwards."""
+    import time
+
+    from benchmark.phase_clock import PhaseClock
+
+    class Work:
+        def outer(self) -> None:
+            time.sleep(0.05)
+            self.inner()
+
+        def inner(self) -> None:
+            time.sleep(0.1)
+
+    clock = PhaseClock()
+    original = Work.inner
+    with clock.patched([(Work, "outer", "a"), (Work, "inner", "b")]):
+        Work().outer()
+        Work().inner()
+    assert Work.inner is original
+    assert clock.calls == {"a": 1, "b": 2}
+    assert 0.05 <= clock.seconds["a"] < 0.1  # the nested 0.1 s went to b
+    assert 0.2 <= clock.seconds["b"] < 0.3
+
+
+def test_quick_split_times_every_phase_of_a_real_study(tmp_path: Any) -> None:
+    """The split of ``bench --only quick`` on a one-cell study: the phases add up to the wall time."""
+    from benchmark.perf import quick_split
+
+    study = {
+        "name": "split-test", "datasets": {"digits": {}}, "noises": {"sym-excl": {"rates": [0.4]}},
+        "methods": ["ce"], "seeds": [1],
+        "tuning": {"n_trials": 1, "sampler_seed": 0, "pruner": "median", "selection": "noisy-val"},
+        "training": {"epochs": 1, "device": "cpu", "threads": 1, "recipe_kind": "fast"},
+    }  # fmt: skip
+    res = quick_split(study)
+    sec = res["seconds"]
+    assert res["runs"] == 2 and res["calls"]["training"] == 2  # one trial and one repeat
+    assert {"training", "tuning storage", "tracking", "report", "data preparation", "other"} <= set(sec)
+    assert sum(sec.values()) == pytest.approx(res["total_s"])
+    assert all(v > 0 for k, v in sec.items() if k != "other"), sec
