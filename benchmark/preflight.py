@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -53,9 +54,9 @@ def preflight(plan: StudyPlan) -> None:
         raise StudyConfigError(f"{study.source}: " + "; ".join(dict.fromkeys(errors)))
 
 
-def _check(errors: list[str], key: str, check: object) -> None:
+def _check(errors: list[str], key: str, check: Callable[[], None]) -> None:
     try:
-        check()  # type: ignore[operator]
+        check()
     except DiscrimBenchError as exc:
         message = " ".join(str(exc).split())
         errors.append(message if _KEYED.match(message) else f"{key}: {message}")

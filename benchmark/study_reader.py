@@ -75,6 +75,19 @@ class StrictLoader(yaml.SafeLoader):
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, OverflowError, IndexError):
+            # PyYAML's own constructors raise these for a value their tag cannot hold (!!float abc,
+            # !!timestamp x, !!binary ?)
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            raise _Refused(
+                problem=f"{short(node.value)} cannot be read as {tag}", problem_mark=node.start_mark
+            ) from None
+
     def construct_yaml_int(self, node: Any) -> int:
         digits = sum(c.isdigit() or c in "abcdefABCDEF" for c in str(node.value))
         if digits > MAX_INT_DIGITS:

@@ -293,6 +293,9 @@ def run(examples: int, seed: int | None = None) -> dict[str, Any]:
         counts[outcome] += 1
         if outcome == "failed":
             failures.append((data, why))
+        done = sum(counts.values())
+        if done % 500 == 0:
+            print(f"  {done} files: {counts}", file=sys.stderr, flush=True)
 
     test: Callable[..., None] = given(study_files)(one)
     test = settings(

@@ -73,6 +73,8 @@ def test_non_utf8_byte_names_the_line(tmp_path: Path) -> None:
         (b"x: " + b"[" * 2000 + b"]" * 2000 + b"\n", "nesting deeper than 32 levels"),
         (b"x: !!python/object:os.system {}\n", "s.yaml:1:4: malformed YAML: "),
         (b"<<: {a: 1}\n", "merge keys (<<) are not allowed"),
+        (b"name: !!timestamp fuzz\n", "s.yaml:1:7: 'fuzz' cannot be read as !!timestamp"),
+        (b"name: !!float fuzz\n", "s.yaml:1:7: 'fuzz' cannot be read as !!float"),
         (b"a: [1\n", "s.yaml:2:1: malformed YAML: "),
     ],
 )
