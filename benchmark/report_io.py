@@ -109,7 +109,24 @@ def load_results(study_dir: Path) -> pd.DataFrame:
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
-    return df.reset_index(drop=True)
+    return label_protocols(df).reset_index(drop=True)
+
+
+def label_protocols(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a protocol other than ``tuned`` (``paper-official``: the authors' fixed hyperparameters,
+    test-set epoch selection) become their own method, ``"{method} [{protocol}]"``, in every table and
+    figure, so they are never averaged with the tuned runs and always carry their label."""
+    if "protocol" not in df.columns:
+        return df
+    protocol = df["protocol"].astype(object).where(df["protocol"].notna(), "tuned").astype(str)
+    other = (protocol != "tuned") & (protocol != "")
+    df.loc[other, "method"] = df.loc[other, "method"] + " [" + protocol[other] + "]"
+    return df
+
+
+def base_method(label: str) -> str:
+    """The registry name of a (possibly protocol-labelled) method."""
+    return label.split(" [", 1)[0]
 
 
 def check_complete_rows(path: Path) -> None:

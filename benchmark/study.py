@@ -37,8 +37,11 @@ from optuna.trial import TrialState
 
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError, output_error
+from benchmark.preflight import preflight
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
 from benchmark.tracking import (
+    OWNER_TAG,
+    UNIT_TAG,
     NullTracker,
     SharedMlflowTracker,
     Tracker,
@@ -99,7 +102,12 @@ class StudyPlan:
 def plan_study(
     study: ResolvedStudy, *, storage: str | None = None, tracking_uri: str | None = None, workers: int = 1
 ) -> StudyPlan:
-    """Decide the storage and tracking locations (defaults: files in the study folder)."""
+    """Decide the storage and tracking locations (defaults: files in the study folder), then check
+    everything the run needs with :func:`benchmark.preflight.preflight` (writes nothing).
+
+    Raises:
+        StudyConfigError: anything the run would refuse, as one line.
+    """
     if workers < 1:
         raise StudyConfigError(f"--workers must be >= 1, got {workers}")
     out = study.out
@@ -124,7 +132,9 @@ def plan_study(
     tracking = tracking_uri if tracking_uri is not None else study.config.storage.mlflow
     local = url.startswith("sqlite") or url.endswith(".journal") or url.startswith("journal://")
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    return StudyPlan(study, url, tracking, workers, local, threads)
+    plan = StudyPlan(study, url, tracking, workers, local, threads)
+    preflight(plan)  # the dry run and the real run both stop here on anything the run would refuse
+    return plan
 
 
 def study_name(cell: Cell, kind: str) -> str:
@@ -182,6 +192,8 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
     """Create the studies, enqueue the defaults and the seeds, open the cells' MLflow parent runs, and
     recover trials left RUNNING by dead local processes. Idempotent."""
     storage = _open(plan)
+    if plan.local_storage:
+        tracker.reap()  # runs of dead local processes end KILLED; their retries will link to them
     parents: list[tuple[Cell, str | None]] = []  # cells and the keys of their parent runs, being created
     for cell in plan.cells:
         tune = _tune_study(plan, storage, cell)
@@ -194,6 +206,9 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
         if tracker.enabled and not tune.user_attrs.get("discrimbench.mlflow_parent"):
             tags = {**_cell_tags(cell), "discrimbench.role": "cell"}
             parents.append((cell, tracker.cell_run(cell.cell_id, tags)))
+        elif tracker.enabled and tune.user_attrs.get("discrimbench.parent_interrupted"):
+            tracker.reopen(tune.user_attrs["discrimbench.mlflow_parent"])
+            tune.set_user_attr("discrimbench.parent_interrupted", False)
         reps = _repeat_study(storage, cell)
         present = {t.user_attrs.get(ATTR["seed"]) for t in reps.get_trials(deepcopy=False)}
         for seed in plan.study.config.seeds:
@@ -239,6 +254,7 @@ def _cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.rate": f"{cell.rate:g}",
         "discrimbench.method": cell.method,
         "discrimbench.selection": cell.selection,
+        "discrimbench.protocol": cell.protocol,
     }
 
 
@@ -285,8 +301,11 @@ class _Worker:
         )  # fmt: skip
         hardness = None if data.train.hardness is not None else self._load_hardness(cell.dataset, seed)
         tags = {**_cell_tags(cell), "discrimbench.role": role, "discrimbench.seed": str(seed)}
+        tags[OWNER_TAG] = owner_id()
+        tags[UNIT_TAG] = f"{cell.cell_id}/{role}/seed{seed}"
         if trial is not None:
             tags["discrimbench.trial"] = str(trial.number)
+            tags[UNIT_TAG] = f"{cell.cell_id}/{role}/slot{trial.user_attrs.get(ATTR['slot'], trial.number)}"
         name = f"{cell.cell_id}/{role}/" + (f"{trial.number}" if trial is not None else f"seed{seed}")
         run_id = self.tracker.start(parent, name, tags, {**params, "seed": seed})
         config = {"spec": spec.to_dict(), "cell": cell.cell_id, "selection": cell.selection}
@@ -320,6 +339,9 @@ class _Worker:
         except optuna.TrialPruned:
             self.tracker.finish(run_id, "KILLED", {"discrimbench.status": "pruned"})
             raise
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: the run is retried by the next run
+            self.tracker.finish(run_id, "KILLED", {"discrimbench.status": "interrupted"})
+            raise
         except BaseException as exc:
             self.tracker.finish(
                 run_id, "FAILED", {"discrimbench.status": "error", "discrimbench.reason": repr(exc)}
@@ -335,6 +357,7 @@ class _Worker:
                 "hardness": np.asarray(hardness if hardness is not None else [], dtype=np.float32),
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
+        status_tags.update({f"discrimbench.{k}": str(v) for k, v in _resolved(result).items()})
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
         return result, self.tracker.run_id(run_id)
 
@@ -452,21 +475,28 @@ def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | N
     return {**cell.fixed, **best.params}, None
 
 
+def _resolved(result: RunResult) -> dict[str, Any]:
+    """What the method derived for this run (e.g. Co-teaching's forget rate and its source)."""
+    return dict(result.extra.get("method_resolved", {}))
+
+
 def result_row(
     cell: Cell, result: RunResult, params: dict[str, Any], mlflow_run_id: str | None
 ) -> dict[str, Any]:
     """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run."""
     spec = result.spec
+    used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
+        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
+        "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
         "model": result.extra.get("recipe", {}).get("model", ""),
-        "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
+        "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
     }  # fmt: skip
@@ -561,11 +591,16 @@ def _unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 
 def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) -> None:
+    """Close a done cell's parent run with its aggregate metrics and health tags (cell_aggregates)."""
     if not tracker.enabled:
         return
     parent = _tune_study(plan, storage, cell).user_attrs.get("discrimbench.mlflow_parent")
     if parent:
-        tracker.finish(parent, "FINISHED")
+        from benchmark.cell_aggregates import cell_aggregates  # scipy: imported only once a cell is done
+
+        metrics, tags = cell_aggregates(_cell_rows(plan, storage, cell))
+        tracker.log_epoch(parent, 0, metrics)
+        tracker.finish(parent, "FINISHED", tags)
 
 
 # ---- outputs --------------------------------------------------------------------------------------
@@ -574,15 +609,17 @@ def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) 
 def collect_rows(plan: StudyPlan, storage: Any | None = None) -> list[dict[str, Any]]:
     """Every repeat's results row, in cell order then seed order (a pure function of the storage)."""
     storage = storage or _open(plan)
-    rows = []
-    for cell in plan.cells:
-        by_seed: dict[int, dict[str, Any]] = {}
-        for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
-            if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
-                row = json.loads(t.user_attrs[ATTR["result"]])
-                by_seed.setdefault(int(row["seed"]), row)
-        rows.extend(by_seed[s] for s in plan.study.config.seeds if s in by_seed)
-    return rows
+    return [row for cell in plan.cells for row in _cell_rows(plan, storage, cell)]
+
+
+def _cell_rows(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str, Any]]:
+    """The results rows of one cell's repeats, in seed order."""
+    by_seed: dict[int, dict[str, Any]] = {}
+    for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
+        if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
+            row = json.loads(t.user_attrs[ATTR["result"]])
+            by_seed.setdefault(int(row["seed"]), row)
+    return [by_seed[s] for s in plan.study.config.seeds if s in by_seed]
 
 
 def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
@@ -605,6 +642,20 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise output_error(exc, path) from None
+
+
+def check_data_present(study: ResolvedStudy) -> None:
+    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
+
+    Raises:
+        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
+    """
+    from benchmark.data import get_adapter, resolve_data_root
+
+    root = resolve_data_root(study.config.training.data_root)
+    for name, info in study.datasets.items():
+        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
+            get_adapter(name, **study.config.datasets[name]).load(root)
 
 
 def check_writable(folder: Path) -> None:
@@ -670,7 +721,8 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
         ]
         params, note = best_params(tune, cell)
         cells.append({
-            "cell": cell.cell_id, "selection": cell.selection, "budget": cell.budget,
+            "cell": cell.cell_id, "selection": cell.selection, "protocol": cell.protocol,
+            "budget": cell.budget,
             "space": {k: repr(v) for k, v in cell.space.items()}, "best_params": params, "note": note,
             "trials": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
@@ -767,12 +819,30 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
+    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:
         return _run_study(plan, tracker, started, report=report, progress=progress)
+    except KeyboardInterrupt:
+        _end_open_parents(plan, tracker)
+        raise
     finally:
         tracker.close()  # waits for the MLflow writer process: nothing queued is lost
+
+
+def _end_open_parents(plan: StudyPlan, tracker: Tracker) -> None:
+    """Ctrl-C or SIGTERM: the parent runs of unfinished cells end KILLED (reopened when the study resumes)."""
+    if not tracker.enabled:
+        return
+    with contextlib.suppress(Exception):  # the interrupt is what the user sees, not a storage hiccup
+        storage = _open(plan)
+        for cell in plan.cells:
+            tune = _tune_study(plan, storage, cell)
+            parent = tune.user_attrs.get("discrimbench.mlflow_parent")
+            if parent and cell_state(plan, storage, cell) != "done":
+                tracker.finish(parent, "KILLED", {"discrimbench.status": "interrupted"})
+                tune.set_user_attr("discrimbench.parent_interrupted", True)
 
 
 def _run_study(

@@ -5,6 +5,7 @@ missing-dataset instructions, damaged results.csv files, and what the console sh
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,16 @@ def test_missing_dataset_for_train_writes_nothing_and_names_the_command(cli: CLI
     assert list(tmp_path.iterdir()) == []
 
 
+def test_missing_dataset_for_a_study_writes_nothing_and_names_the_command(cli: CLI, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    training = {"epochs": 1, "data_root": str(data)}
+    study = write_study(tmp_path, {"datasets": {"cifar10": {}}, "methods": ["ce"], "training": training})
+    code, out, err = cli("run", str(study), "--out", str(tmp_path / "out"))
+    line = _one_error_line(code, out, err, "run")
+    assert f"`discrimbench data prepare cifar10 --download --data-root {data}`" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.yaml"]
+
+
 def test_data_prepare_download_to_unwritable_root_fails_before_fetching(cli: CLI, tmp_path: Path) -> None:
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
@@ -185,3 +196,37 @@ def test_study_console_results_on_stdout_progress_on_stderr(tmp_path: Path) -> N
     assert "tuning curves from Optuna" in done.stderr  # the report's progress bar named its steps
     assert "Downloading artifacts" not in done.stderr
     assert (tmp_path / "out" / "report" / "figures" / "weights_digits_sym-excl_0.4.png").is_file()
+
+
+@pytest.mark.parametrize(("no_color", "red"), [(None, True), ("1", False)])
+def test_errors_are_red_on_a_terminal_unless_no_color(no_color: str | None, red: bool) -> None:
+    import pty
+
+    env = {k: v for k, v in ENV.items() if k not in ("NO_COLOR", "TERM")}
+    if no_color is not None:
+        env["NO_COLOR"] = no_color
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmark", "list", "nope"],
+            env=env, stdout=subprocess.PIPE, stderr=follower, timeout=120,
+        )  # fmt: skip
+        os.close(follower)
+        err = os.read(leader, 4096).decode()
+    finally:
+        os.close(leader)
+    assert done.returncode == 2 and "discrimbench list: error: argument what: invalid choice: 'nope'" in err
+    assert ("\x1b[31m" in err) is red
+    assert done.stdout == b""
+
+
+def test_output_piped_into_a_reader_that_leaves_is_no_traceback() -> None:
+    """``discrimbench list --json | head -1``: the pipe is closed before the command writes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", "list", "--json"],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and err == ""
