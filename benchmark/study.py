@@ -644,20 +644,6 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
         raise output_error(exc, path) from None
 
 
-def check_data_present(study: ResolvedStudy) -> None:
-    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
-
-    Raises:
-        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
-    """
-    from benchmark.data import get_adapter, resolve_data_root
-
-    root = resolve_data_root(study.config.training.data_root)
-    for name, info in study.datasets.items():
-        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
-            get_adapter(name, **study.config.datasets[name]).load(root)
-
-
 def check_writable(folder: Path) -> None:
     """Create ``folder`` and prove it writable before any work starts.
 
@@ -819,7 +805,6 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
-    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:

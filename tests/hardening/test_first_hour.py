@@ -230,3 +230,15 @@ def test_output_piped_into_a_reader_that_leaves_is_no_traceback() -> None:
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1 and err == ""
+
+
+def test_report_file_that_cannot_be_replaced_fails_cleanly_and_leaves_no_half_file(
+    cli: CLI, finished_study: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    (out / "report.html").mkdir(parents=True)  # a folder where the page must go: the rename fails
+    code, stdout, err = cli("report", str(finished_study), "--out", str(out))
+    line = _one_error_line(code, stdout, err, "report")
+    assert f"cannot write {out / 'report.html'}" in line
+    assert (out / "report.md").read_text(encoding="utf-8").startswith("# DiscrimBench report")
+    assert (out / "report.html").is_dir() and not list(out.glob(".*.tmp"))
