@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from benchmark import figures
 from benchmark.errors import StudyConfigError
+from benchmark.report_health import budget_health
 from benchmark.report_io import (
     load_results,
     load_study_json,
@@ -59,6 +60,7 @@ class _Report:
     notes: list[str] = field(default_factory=list)
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     analysis: RankAnalysis | None = None
+    banner: str = ""  # the budget-health warning (benchmark.report_health), shown above everything
 
 
 def make_report(
@@ -94,6 +96,11 @@ def make_report(
     if df.empty:
         report.notes.append("results.csv holds no successful runs: nothing to summarise.")
     else:
+        report.banner, health = budget_health(df)
+        if health is not None:
+            report.tables.append(health)
+        else:
+            report.notes.append("Budget health: results.csv has no health columns (an older study).")
         _add_tables(report, df, study, refs, out)
         _add_result_figures(report, df, fig_dir)
         _add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), fig_dir)
@@ -230,6 +237,9 @@ def _add_tuning_figures(report: _Report, storage: str, name: str, fig_dir: Path)
 
 def _markdown(report: _Report, out: Path) -> str:
     parts = [f"# {report.title}", ""]
+    if report.banner:
+        head, *cells = report.banner.splitlines()
+        parts += [f"> **{head}**", ">", *(f"> - {line.strip()}" for line in cells), ""]
     parts += [to_markdown(t) for t in report.tables]
     parts.append("## Figures\n")
     for f in report.figures:
@@ -242,11 +252,16 @@ def _markdown(report: _Report, out: Path) -> str:
 
 _CSS = """body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}table{border-collapse:collapse;
 font-size:13px;margin:.5em 0}th,td{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}
-.protocol{color:#444;font-size:13px}img{max-width:100%}pre{background:#f6f6f6;padding:.5em;overflow:auto}"""
+.protocol{color:#444;font-size:13px}
+.banner{background:#fdd;border:2px solid #c00;white-space:pre-wrap}
+img{max-width:100%}pre{background:#f6f6f6;padding:.5em;overflow:auto}"""
 
 
 def _html(report: _Report, study: dict) -> str:
-    body = [f"<h1>{html.escape(report.title)}</h1>", "<h2>Tables</h2>"]
+    body = [f"<h1>{html.escape(report.title)}</h1>"]
+    if report.banner:
+        body.append(f'<pre class="banner" id="health-banner">{html.escape(report.banner)}</pre>')
+    body.append("<h2>Tables</h2>")
     body += [to_html(t) for t in report.tables]
     body.append("<h2>Figures</h2>")
     for f in report.figures:
