@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from benchmark.errors import HyperparameterError
+from benchmark.errors import HyperparameterError, did_you_mean
 
 __all__ = [
     "Choice",
@@ -39,6 +39,7 @@ __all__ = [
     "MethodParams",
     "StepLoss",
     "Task",
+    "TrainPredictor",
 ]
 
 Task = Literal["classification", "regression"]
@@ -56,6 +57,8 @@ class MethodContext:
         epochs: planned number of epochs (schedules such as γ(e) or R(T) may depend on it).
         device: where per-sample state lives.
         noise_rate: the cell's nominal noise rate when known (Co-teaching's default forget rate).
+        realised_noise_rate: the share of training-pool labels the noise actually changed, when known
+            (a benchmark-side fact no practitioner has; only methods told to use it read it).
         regression_loss: the task loss for regression ("mse", or "smooth_l1" which the official
             DiscrimLoss code calls "L1").
     """
@@ -67,6 +70,25 @@ class MethodContext:
     device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
     noise_rate: float | None = None
     regression_loss: RegressionLoss = "mse"
+    realised_noise_rate: float | None = None
+
+
+class TrainPredictor(Protocol):
+    """What ``on_epoch_start`` receives: predictions on the whole training set, in index order."""
+
+    def __call__(
+        self, *, augmented: bool = False, checkpoint: Literal["current", "best"] = "current"
+    ) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
+        """(outputs per model, noisy targets), without gradient, models in eval mode.
+
+        Args:
+            augmented: apply the training augmentation (as iterating a training loader does); a no-op
+                where the recipe has none. Draws from the run's order stream.
+            checkpoint: "current" models, or the models of the best epoch so far by the run's selection
+                split (the current ones before any epoch was evaluated, or when the caller selects none).
+                "best" works only for a method whose ``keeps_best_checkpoint`` is True.
+        """
+        ...
 
 
 @dataclass
@@ -125,13 +147,13 @@ class MethodParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _format_validation_error(method: str, exc: ValidationError) -> str:
+def _format_validation_error(method: str, exc: ValidationError, fields: Iterable[str] = ()) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(params)"
         got = err.get("input")
         if err["type"] == "extra_forbidden":
-            parts.append(f"{method}.{loc} is not a hyperparameter of {method}")
+            parts.append(f"{method}.{loc} is not a hyperparameter of {method}{did_you_mean(loc, fields)}")
         else:
             parts.append(f"{method}.{loc}={got!r}: {err['msg']}")
     return "; ".join(parts)
@@ -144,6 +166,9 @@ class LossMethod(abc.ABC):
     Params: ClassVar[type[MethodParams]]
     n_models: ClassVar[int] = 1
     tasks: ClassVar[frozenset[str]] = frozenset({"classification", "regression"})
+    keeps_best_checkpoint: bool = False
+    """Whether the engine must keep a copy of the models of the best epoch so far (by the run's
+    selection split) for ``predict_train(checkpoint="best")``; off by default, as it costs a copy."""
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         if ctx.task not in self.tasks:
@@ -162,7 +187,8 @@ class LossMethod(abc.ABC):
         try:
             return cls.Params(**dict(values or {}))
         except ValidationError as exc:
-            raise HyperparameterError(_format_validation_error(cls.name, exc)) from None
+            message = _format_validation_error(cls.name, exc, cls.Params.model_fields)
+            raise HyperparameterError(message) from None
 
     @classmethod
     def search_space(cls, ctx: MethodContext) -> dict[str, Distribution]:
@@ -173,6 +199,15 @@ class LossMethod(abc.ABC):
     def presets(cls) -> dict[str, dict[str, Any]]:
         """Named parameter sets; ``"paper"`` holds the paper's defaults."""
         return {"paper": {}}
+
+    @classmethod
+    def official_params(
+        cls, dataset: str, noise: str, rate: float, regression_loss: str
+    ) -> dict[str, Any] | None:
+        """The hyperparameters the method's own authors chose for this cell (dataset, noise, nominal rate,
+        regression task loss), or None when they published none: the ``paper-official`` protocol fixes
+        them instead of tuning."""
+        return None
 
     # ---- training hooks -----------------------------------------------------------------------
 
@@ -189,9 +224,7 @@ class LossMethod(abc.ABC):
             epoch: 0-based epoch counter.
         """
 
-    def on_epoch_start(
-        self, epoch: int, predict_train: Callable[[], tuple[Sequence[torch.Tensor], torch.Tensor]]
-    ) -> None:
+    def on_epoch_start(self, epoch: int, predict_train: TrainPredictor) -> None:
         """Called before each epoch. ``predict_train()`` returns (outputs per model, noisy targets)
         for the whole training set in index order, without gradient; call it only when needed."""
 
@@ -202,6 +235,11 @@ class LossMethod(abc.ABC):
         """(n_train,) float on the device: how much the method trusts each training sample now
         (larger = more trusted), or None if the method has no such notion."""
         return None
+
+    def resolved_values(self) -> dict[str, Any]:
+        """Values the method derived from its context rather than took from its parameters (recorded
+        with the run's params, e.g. Co-teaching's forget rate and where it came from); JSON-ready."""
+        return {}
 
     def weights_constant_by_design(self) -> bool:
         """True when :meth:`sample_weights` exists but never varies in this configuration (untruncated

@@ -1,35 +1,56 @@
-"""SGD with lazy per-row momentum for per-sample parameters (DiscrimLoss's log σ, spec a.3).
+"""SGD with lazy per-row momentum for per-sample parameters (DiscrimLoss's log σ, spec a.3), in O(batch).
 
-The official ``optimizer/sparse_sgd.py`` (Data Parameters heritage) runs ordinary momentum SGD and then
-restores, for every entry whose gradient is exactly zero, both the parameter and its momentum buffer.
-Samples outside the minibatch therefore keep their momentum until their next visit (once per epoch)
-instead of decaying it. Written here from that description, in one fused, sync-free update.
+The official ``optimizer/sparse_sgd.py`` (Data Parameters heritage) runs ordinary momentum SGD over all N
+entries and then restores, for every entry whose gradient is exactly zero, both the parameter and its
+momentum buffer. Samples outside the minibatch therefore keep their momentum until their next visit (once
+per epoch) instead of decaying it. Every row outside the batch has a zero gradient, so the same step
+touches only the batch's rows: this module does that, in O(B) work and without a host sync, from the
+gradient of the gathered rows. Written here from that description.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["sparse_sgd_step"]
+__all__ = ["sparse_sgd_rows"]
 
 
 @torch.no_grad()
-def sparse_sgd_step(
-    param: torch.Tensor, grad: torch.Tensor, buf: torch.Tensor, lr: float, momentum: float
+def sparse_sgd_rows(
+    param: torch.Tensor,
+    buf: torch.Tensor,
+    idx: torch.Tensor,
+    grad: torch.Tensor,
+    lr: float,
+    momentum: float,
+    scratch: torch.Tensor,
+    bounds: tuple[float, float],
 ) -> None:
-    """One in-place lazy-momentum SGD step (no dampening, no Nesterov, no weight decay).
+    """One in-place lazy-momentum SGD step (no dampening, Nesterov or weight decay) on the rows ``idx``,
+    then a clamp of those rows to ``bounds``.
 
-    Rows with an exactly-zero gradient keep their parameter and momentum. The buffer starts at zero, so
-    the first visit sets it to a copy of the gradient (μ·0 + g = g), as torch's SGD does on its first step.
+    It equals the dense step on the N-long gradient ``zeros(N).index_put_(idx, grad, accumulate=True)``
+    followed by a clamp of all N entries, provided the rows outside ``idx`` already lie within ``bounds``
+    (clamp everything once before the first call): rows with an exactly-zero summed gradient keep their
+    parameter and momentum, and a row that appears several times in ``idx`` receives the sum of its
+    gradients once, as the dense gradient holds it. The buffer starts at zero, so the first visit sets it
+    to a copy of the gradient (μ·0 + g = g), as torch's SGD does on its first step.
 
     Args:
-        param: (N,) float, updated in place (pass ``tensor.data`` for a leaf that requires grad).
-        grad: (N,) float gradient of the same shape.
+        param: (N,) float, updated in place.
         buf: (N,) float momentum buffer, updated in place.
+        idx: (B,) int64 rows, duplicates allowed.
+        grad: (B,) gradient of ``param[idx]`` (one entry per position of ``idx``).
         lr: learning rate.
         momentum: momentum factor μ.
+        scratch: (N,) zeros of ``grad``'s dtype; used to sum duplicate rows and left all zeros.
+        bounds: (low, high) clamp of the updated rows.
     """
-    active = grad != 0
-    new_buf = momentum * buf + grad
-    buf.copy_(torch.where(active, new_buf, buf))
-    param.copy_(torch.where(active, param - lr * new_buf, param))
+    scratch.index_add_(0, idx, grad)
+    g = scratch[idx]  # each position's row total (a duplicate row reads the same sum)
+    scratch.index_fill_(0, idx, 0.0)
+    old_param, old_buf = param[idx], buf[idx]
+    active = g != 0
+    new_buf = momentum * old_buf + g
+    buf[idx] = torch.where(active, new_buf, old_buf)
+    param[idx] = torch.where(active, old_param - lr * new_buf, old_param).clamp_(*bounds)

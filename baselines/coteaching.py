@@ -18,7 +18,11 @@ Decisions and deviations:
   shrink the step by ~1/|B|; hence the default.
 * Schedule: ``schedule="paper"`` uses the formula above. The official code instead uses
   ``linspace(0, τ^c, T_k)`` over the first T_k epochs, i.e. forget = τ^c·T/(T_k − 1) (``"official"``).
-* Forget rate when the noise rate is unknown: 0.2 (a common mid value; set ``forget_rate`` explicitly).
+* Forget rate: ``None`` or "nominal" is the cell's nominal noise rate (the official ``forget_rate =
+  noise_rate``), else 0.2 when the rate is unknown (a common mid value); "realised" is the share of labels
+  the noise actually changed, which differs from the nominal rate where the generator keeps some labels
+  (permute-block: ≈ r(1 − 1/C), 0.9·r for 10 classes); a number fixes τ. Which one a run used, and its
+  value, are recorded with the run (``resolved_values``: results.csv ``params``, MLflow tags).
 * Classification only (the ranking is by CE).
 """
 
@@ -28,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from baselines._base import Choice, Distribution, IntRange, LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.errors import HyperparameterError
@@ -36,6 +41,7 @@ from benchmark.registry import METHODS
 
 __all__ = ["CoTeaching", "Params", "keep_rate"]
 
+FORGET_RATE_SOURCES = ("nominal", "realised")
 DEFAULT_FORGET_RATE = 0.2
 """Forget rate used when neither ``forget_rate`` nor the cell's noise rate is known."""
 
@@ -43,13 +49,26 @@ DEFAULT_FORGET_RATE = 0.2
 class Params(MethodParams):
     """Co-teaching hyperparameters; defaults are the paper's."""
 
-    forget_rate: float | None = Field(
-        None, ge=0.0, lt=1.0, description="τ in [0, 1); None means the cell's noise rate (else 0.2)"
+    forget_rate: float | str | None = Field(
+        None, description="τ in [0, 1), or 'nominal' (= None: the cell's noise rate, else 0.2) or 'realised'"
     )
     num_gradual: int = Field(10, ge=1, description="T_k: epochs over which the forget rate ramps up")
     exponent: float = Field(1.0, gt=0.0, description="c > 0 in R(T) = 1 − τ·min((T/T_k)^c, 1)")
     reduction: Literal["mean", "official"] = Field("mean", description="'official' divides again by n_keep")
     schedule: Literal["paper", "official"] = Field("paper", description="R(T) formula or official linspace")
+
+    @field_validator("forget_rate")
+    @classmethod
+    def _forget_rate_valid(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str) and value not in FORGET_RATE_SOURCES:
+            raise PydanticCustomError(
+                "forget_rate", "Input should be a number in [0, 1), 'nominal' or 'realised'"
+            )
+        if isinstance(value, float) and value < 0.0:
+            raise PydanticCustomError("greater_than_equal", "Input should be greater than or equal to 0")
+        if isinstance(value, float) and value >= 1.0:
+            raise PydanticCustomError("less_than", "Input should be less than 1")
+        return value
 
 
 def keep_rate(
@@ -87,16 +106,33 @@ class CoTeaching(LossMethod):
         super().__init__(params, ctx)
         assert isinstance(params, Params)
         self.p: Params = params
-        if params.forget_rate is not None:
-            self.forget_rate = params.forget_rate
-        else:
-            self.forget_rate = ctx.noise_rate if ctx.noise_rate is not None else DEFAULT_FORGET_RATE
-            if not 0.0 <= self.forget_rate < 1.0:
-                raise HyperparameterError(
-                    f"coteaching.forget_rate=None takes the noise rate {self.forget_rate!r}, "
-                    "but the forget rate must satisfy 0 <= forget_rate < 1"
-                )
+        self.forget_rate, self.forget_rate_source = self._forget_rate(params.forget_rate, ctx)
+        if not 0.0 <= self.forget_rate < 1.0:
+            raise HyperparameterError(
+                f"coteaching.forget_rate={params.forget_rate!r} takes the {self.forget_rate_source} rate "
+                f"{self.forget_rate!r}, but the forget rate must satisfy 0 <= forget_rate < 1"
+            )
         self.kept = torch.ones(ctx.n_train, device=ctx.device)
+
+    @staticmethod
+    def _forget_rate(value: float | str | None, ctx: MethodContext) -> tuple[float, str]:
+        """τ and where it came from: "fixed", "nominal", "realised" or "default" (rate unknown)."""
+        if isinstance(value, float | int):
+            return float(value), "fixed"
+        if value == "realised":
+            if ctx.realised_noise_rate is None:
+                raise HyperparameterError(
+                    "coteaching.forget_rate='realised' needs the realised noise rate, "
+                    "which this run does not know"
+                )
+            return ctx.realised_noise_rate, "realised"
+        if ctx.noise_rate is None:
+            return DEFAULT_FORGET_RATE, "default"
+        return ctx.noise_rate, "nominal"
+
+    def resolved_values(self) -> dict[str, Any]:
+        """The forget rate τ used and its source (fixed, nominal, realised or default)."""
+        return {"forget_rate_used": self.forget_rate, "forget_rate_source": self.forget_rate_source}
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:

@@ -26,6 +26,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tags of them)
+# MLflow 3's UI opens an experiment on its GenAI "Traces" view unless the experiment is tagged as model
+# development, which opens the runs table (and the UI's ?workflowType=machine_learning does the same).
+RUNS_VIEW_TAG = ("mlflow.experimentKind", "custom_model_development")
 
 
 def open_client(uri: str) -> Any:
@@ -34,12 +37,14 @@ def open_client(uri: str) -> Any:
 
     MLflow 3 reports the use of its tracking calls to its developers from background threads by default:
     a benchmark that runs offline or on a cluster should not send anything, and recording the calls costs
-    the writer CPU time that the training processes need on a small machine.
+    the writer CPU time that the training processes need on a small machine. Its per-artifact download
+    bars are off too (the report downloads one small file per run; the bars flooded the console).
     """
     import logging
 
     if "DO_NOT_TRACK" not in os.environ:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow.tracking import MlflowClient
 
     for name in ("alembic", "mlflow"):
@@ -68,6 +73,7 @@ def writer_main(
                 experiment_id = found.experiment_id
         else:
             experiment_id = found.experiment_id
+        client.set_experiment_tag(experiment_id, *RUNS_VIEW_TAG)
     except Exception as exc:
         replies[0].put(("error", f"{type(exc).__name__}: {exc}"))
         return

@@ -32,7 +32,17 @@ class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose errors are one line on stderr and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, error_line(f"{self.prog}: error: {message} (see --help)") + "\n")
+
+
+def error_line(text: str) -> str:
+    """``text`` in red when stderr is a terminal and the user did not set ``NO_COLOR`` (no-color.org).
+
+    Errors are the only coloured output: progress bars and results stay plain, and results go to stdout,
+    since tox shows a command's whole stderr in red.
+    """
+    colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return f"\033[31m{text}\033[0m" if colour else text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("DISCRIMBENCH_DEBUG"):
             raise
         message = " ".join(str(exc).split())
-        print(f"discrimbench {args.command}: error: {message}", file=sys.stderr)
+        print(error_line(f"discrimbench {args.command}: error: {message}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("discrimbench: interrupted", file=sys.stderr)

@@ -13,6 +13,9 @@ A study file holds only registry names and parameters (``yaml.safe_load``, no ta
     training: {epochs: 5, device: cpu, recipe: {batch_size: 64}, recipe_kind: fast}
     storage: {optuna: null, mlflow: null}                # null: SQLite files in the output folder
     out: results/my-study
+    protocols: [tuned]        # add paper-official: the official per-cell hyperparameters, no tuning
+    official_selection: test-oracle                     # the paper's selection rule (paper-official cells)
+    official_noise_params: {rng: official}              # noise options of paper-official cells only
 
 Validation runs completely before anything is trained: (1) the pydantic schema (unknown keys refused),
 (2) registry names, (3) each method's parameters and search bounds through its own ``make_params``,
@@ -52,6 +55,13 @@ __all__ = [
 ]
 
 Selection = Literal["noisy-val", "clean-val", "test-oracle"]
+Protocol = Literal["tuned", "paper-official"]
+PROTOCOL_NOTES = {
+    "tuned": "hyperparameters tuned with the study's budget and selection split",
+    "paper-official": "the method authors' own per-cell hyperparameters (paper defaults where they published "
+    "none), fixed, no tuning; the epoch picked by the paper's selection rule: a re-run of the paper's row, "
+    "not a fair comparison",
+}
 SELECTION_SERIES = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 
 
@@ -147,6 +157,9 @@ class StudyConfig(_Model):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     storage: StorageSpec = Field(default_factory=StorageSpec)
     out: str | None = None
+    protocols: list[Protocol] = Field(default=["tuned"], min_length=1)
+    official_selection: Selection = "test-oracle"
+    official_noise_params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("datasets", "methods", mode="before")
     @classmethod
@@ -187,11 +200,16 @@ class Cell:
     task: str
     suffix_selection: bool = False
     max_extra_trials: int | None = None
+    protocol: str = "tuned"
+    official: bool = False  # paper-official cells: whether the method published values for this cell
 
     @property
     def cell_id(self) -> str:
-        """``{dataset}/{noise}/{rate}/{method}`` (plus ``@{selection}`` when a study has several)."""
+        """``{dataset}/{noise}/{rate}/{method}`` (plus ``@{selection}`` when a study has several, and
+        ``@paper-official`` for the cells of that protocol)."""
         base = f"{self.dataset}/{self.noise}/{self.rate:g}/{self.method}"
+        if self.protocol != "tuned":
+            return f"{base}@{self.protocol}"
         return f"{base}@{self.selection}" if self.suffix_selection else base
 
     @property
@@ -222,6 +240,7 @@ class DatasetInfo:
     noise_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     present: bool = True
     location: str | None = None
+    regression_loss: str = "mse"
 
 
 @dataclass
@@ -265,12 +284,15 @@ def _read_source(name_or_path: str) -> tuple[str, str]:
     )
 
 
-def load_study(name_or_path: str, *, out: str | None = None) -> ResolvedStudy:
+def load_study(
+    name_or_path: str, *, out: str | None = None, protocols: list[str] | None = None
+) -> ResolvedStudy:
     """Load, validate and resolve a study file or a packaged preset.
 
     Args:
         name_or_path: a YAML file path or a preset name (``quick``, ``paper-mnist``, ...).
         out: output folder overriding the file's ``out``.
+        protocols: overrides the file's ``protocols`` (``--protocol``).
 
     Raises:
         StudyConfigError: malformed YAML (with file and line) or any validation problem (one line).
@@ -285,6 +307,8 @@ def load_study(name_or_path: str, *, out: str | None = None) -> ResolvedStudy:
         raise StudyConfigError(f"{where}: malformed YAML: {problem}") from None
     if not isinstance(raw, dict):
         raise StudyConfigError(f"{source}: the study file must be a mapping, got {type(raw).__name__}")
+    if protocols is not None:
+        raw = {**raw, "protocols": list(protocols)}
     return resolve_study(raw, source=source, out=out)
 
 
@@ -362,7 +386,12 @@ def _build_cells(config: StudyConfig, errors: list[str], infos: dict[str, Datase
                     if resolved is None:
                         continue
                     space, defaults = resolved
-                    for selection in selections:
+                    if "paper-official" in config.protocols:
+                        official = _official_cell(
+                            config, dname, dkwargs, nname, nspec, rate, mname, info, errors
+                        )
+                        cells.extend([official] if official is not None else [])
+                    for selection in selections if "tuned" in config.protocols else []:
                         cells.append(
                             Cell(
                                 study=config.name,
@@ -385,6 +414,29 @@ def _build_cells(config: StudyConfig, errors: list[str], infos: dict[str, Datase
     # the same message for every dataset/rate is reported once
     errors[:] = list(dict.fromkeys(errors))
     return cells
+
+
+def _official_cell(
+    config: StudyConfig, dataset: str, dkwargs: Mapping[str, Any], noise: str, nspec: NoiseSpec, rate: float,
+    method: str, info: DatasetInfo, errors: list[str],
+) -> Cell | None:  # fmt: skip
+    """The ``paper-official`` cell: the method's official values for it fixed (over the file's ``fixed``),
+    nothing searched (one trial: those values), the study's ``official_selection``."""
+    cls = METHODS.get(method)
+    official = cls.official_params(dataset, noise, float(rate), info.regression_loss) or {}
+    fixed = {**config.methods[method].fixed, **official}
+    try:
+        defaults = dict(cls.make_params(fixed).model_dump())
+        _check_noise(noise, rate, {**nspec.params, **config.official_noise_params}, info)
+    except DiscrimBenchError as exc:
+        errors.append(f"paper-official cell {dataset}/{noise}/{rate:g}/{method}: {exc}")
+        return None
+    return Cell(
+        study=config.name, dataset=dataset, dataset_kwargs=dict(dkwargs), noise=noise,
+        noise_params={**nspec.params, **config.official_noise_params}, rate=float(rate), method=method,
+        fixed=fixed, space={}, defaults=defaults, selection=config.official_selection, n_trials=1,
+        task=info.task, protocol="paper-official", official=bool(official),
+    )  # fmt: skip
 
 
 def _resolve_method(
@@ -507,6 +559,7 @@ def _dataset_info(name: str, kwargs: Mapping[str, Any], training: TrainingSpec) 
         noise_defaults={k: dict(v) for k, v in adapter.noise_defaults.items()},
         present=adapter.is_present(resolve_data_root(training.data_root)),
         location=None if adapter.embedded else str(adapter.location(resolve_data_root(training.data_root))),
+        regression_loss=recipe.regression_loss,
     )
 
 

@@ -6,6 +6,9 @@ stderr and exit code 2. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "DataCorruptError",
     "DataMissingError",
@@ -16,6 +19,7 @@ __all__ = [
     "StudyConfigError",
     "TrackingError",
     "UnknownComponentError",
+    "did_you_mean",
 ]
 
 
@@ -56,6 +60,13 @@ class OutputError(DiscrimBenchError, RuntimeError):
 
     Writers use temporary files and atomic renames, so what was recorded before stays intact.
     """
+
+
+def did_you_mean(name: object, names: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` naming the closest of ``names`` to ``name`` (difflib), or ``""``: every
+    "unknown key" message ends with it, so a typo is answered with the name that was meant."""
+    close = difflib.get_close_matches(str(name), list(names), n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 WRITE_ERRNOS = frozenset({1, 13, 28, 30, 122})  # EPERM, EACCES, ENOSPC, EROFS, EDQUOT

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from benchmark import stats
 
@@ -22,13 +23,16 @@ __all__ = [
     "KNOWN_METHODS",
     "auroc_curves",
     "cd_diagram",
+    "group_curves",
     "memorisation_curves",
     "method_colors",
     "metric_vs_rate",
+    "ordered",
     "param_importances",
     "save",
     "tuning_curves",
     "weight_distributions",
+    "weight_evolution",
     "weight_groups",
 ]
 
@@ -43,6 +47,13 @@ def method_colors(methods: Sequence[str]) -> dict[str, tuple[float, float, float
     return {m: tuple(palette[order.index(m) % len(palette)]) for m in methods}  # type: ignore[misc]
 
 
+def ordered(methods: Sequence[str]) -> list[str]:
+    """Methods in the built-in order (CE first, DiscrimLoss last), then others sorted: legends and panels
+    read the same way in every figure and in the headline table."""
+    known = [m for m in KNOWN_METHODS if m in set(methods)]
+    return known + sorted(m for m in set(methods) if m not in KNOWN_METHODS)
+
+
 def save(fig: Figure, folder: Path, name: str) -> list[Path]:
     """Write ``name.png`` (150 dpi) and ``name.pdf`` into ``folder``; returns both paths."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,6 +61,16 @@ def save(fig: Figure, folder: Path, name: str) -> list[Path]:
     fig.savefig(paths[0], dpi=150, bbox_inches="tight")
     fig.savefig(paths[1], bbox_inches="tight")
     return paths
+
+
+def _legend(fig: Figure, axes: Sequence, title: str = "method") -> None:
+    """One legend for the whole figure, outside the panels (a legend inside a panel hides curves)."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    if seen:
+        fig.legend(list(seen.values()), list(seen), title=title, loc="outside right upper", fontsize="small")
 
 
 def _grid(n: int, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list]:
@@ -76,32 +97,52 @@ def metric_vs_rate(
     fig, axes = _grid(max(1, len(panels)))
     colors = method_colors(summary["method"].unique().tolist())
     for ax, ((dataset, noise), sub) in zip(axes, panels, strict=False):
-        for method, m in sub.groupby("method", sort=True):
-            m = m.sort_values("rate")
+        for method in ordered(sub["method"].unique()):
+            m = sub[sub["method"] == method].sort_values("rate")
             ax.plot(m["rate"], m[f"{column}_mean"], marker="o", color=colors[method], label=method)
             lo, hi = m[f"{column}_lo"].to_numpy(float), m[f"{column}_hi"].to_numpy(float)
             if np.isfinite(lo).any():
                 ax.fill_between(m["rate"], lo, hi, color=colors[method], alpha=0.2, linewidth=0)
         metric = str(sub["metric"].iloc[0])
         ax.set_title(f"{dataset} / {noise}")
+        ax.set_xticks(sorted(sub["rate"].unique()))
         ax.set_xlabel("noise rate (nominal)")
         ax.set_ylabel(f"test {metric} ({label})")
-        ax.legend(title="method", fontsize="small")
+    _legend(fig, axes)
     fig.suptitle("Test metric against noise rate (bands: 95% BCa bootstrap CI)")
     return fig
 
 
 def cd_diagram(ranks: pd.Series, pairwise_p: pd.DataFrame, *, alpha: float = 0.05) -> Figure:
     """Critical-difference diagram (scikit-posthocs): average ranks, bars join methods whose pairwise
-    Wilcoxon-Holm p ≥ alpha."""
+    Wilcoxon-Holm p ≥ alpha.
+
+    The axis spans every possible rank 1..k with a tick at each (not only the observed range), the
+    labels sit beyond its ends, and ranks are printed with two decimals, as in the ranks table.
+    """
     import scikit_posthocs as sp
 
-    fig = Figure(figsize=(7.0, 0.6 + 0.35 * len(ranks)), layout="constrained")
+    k = len(ranks)
+    fig = Figure(figsize=(7.5, 1.4 + 0.4 * k), layout="constrained")
     ax = fig.subplots()
     sig = pairwise_p.copy().fillna(1.0)
     colors = method_colors(list(ranks.index))
-    sp.critical_difference_diagram(ranks, sig, ax=ax, alpha=alpha, color_palette=dict(colors))
-    ax.set_title("Average rank (1 = best); bars: no significant difference (Wilcoxon-Holm)")
+    drawn = sp.critical_difference_diagram(
+        ranks, sig, ax=ax, alpha=alpha, color_palette=dict(colors),
+        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
+        label_props={"fontsize": 10},
+    )  # fmt: skip
+    room = 0.35 * max(1, k - 1)  # data units beyond each end of the axis for the labels
+    for elbow, text in zip(drawn["elbows"], drawn["labels"], strict=True):
+        x = list(elbow.get_xdata())
+        end = 1 - 0.1 if text.get_ha() == "right" else k + 0.1
+        elbow.set_xdata([end, x[1], x[2]])
+        text.set_x(end - 0.03 if text.get_ha() == "right" else end + 0.03)
+    ax.set_xlim(1 - room, k + room)
+    ax.set_xticks(range(1, k + 1))
+    ax.spines["top"].set_bounds(1, k)
+    ax.tick_params(axis="x", labelsize=11, length=6, width=1.2)
+    ax.set_title("Average rank (1 = best); bars: no significant difference (Wilcoxon-Holm)", fontsize=10)
     return fig
 
 
@@ -159,14 +200,14 @@ def _curves(histories: pd.DataFrame, keys: Sequence[str], ylabels: Sequence[str]
     for ax, key, ylabel in zip(axes, keys, ylabels, strict=True):
         if key in histories.columns:
             means = histories.groupby(["method", "epoch"])[key].mean().dropna()
-            for method in sorted(histories["method"].unique()):
+            for method in ordered(histories["method"].unique()):
                 if method in means.index.get_level_values(0):
                     series = means.loc[method]
                     ax.plot(series.index, series.to_numpy(), color=colors[method], label=method)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-        if ax.lines:
-            ax.legend(title="method", fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend(fig, axes)
     fig.suptitle(title)
     return fig
 
@@ -186,32 +227,117 @@ def auroc_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
     )
 
 
+MEMO_SERIES = {
+    "memo/true_acc": ("corrupted samples, true labels", "tab:green", "-"),
+    "memo/noisy_acc": ("corrupted samples, noisy labels", "tab:red", "--"),
+    "memo/clean_acc": ("clean samples", "tab:blue", ":"),
+}
+WEIGHT_SERIES = {
+    "diag/weight_clean_mean": ("clean samples", "tab:blue", "-"),
+    "diag/weight_corrupted_mean": ("corrupted samples", "tab:red", "--"),
+}
+
+
+def group_curves(histories: pd.DataFrame, series: Mapping[str, tuple[str, str, str]]) -> pd.DataFrame:
+    """Long table (method, key, epoch, mean, low, high) of each ``series`` key: mean over seeds and the
+    range the seeds span, per method and epoch (the data of the memorisation and weight figures)."""
+    rows = []
+    keys = [k for k in series if k in histories.columns]
+    for (method, epoch), sub in histories.groupby(["method", "epoch"], sort=True):
+        for key in keys:
+            values = sub[key].dropna().to_numpy(float)
+            if values.size:
+                rows.append(
+                    {"method": method, "key": key, "epoch": int(epoch), "mean": float(values.mean()),
+                     "low": float(values.min()), "high": float(values.max())}
+                )  # fmt: skip
+    return pd.DataFrame(rows, columns=["method", "key", "epoch", "mean", "low", "high"])
+
+
+def _group_figure(
+    histories: pd.DataFrame,
+    series: Mapping[str, tuple[str, str, str]],
+    ylabel: str,
+    title: str,
+    skip_constant: bool = False,
+) -> Figure:
+    data = group_curves(histories, series)
+    methods = ordered(data["method"].unique()) if not data.empty else []
+    constant = [m for m in methods if skip_constant and np.ptp(data.loc[data["method"] == m, "mean"]) < 1e-9]
+    methods = [m for m in methods if m not in constant]
+    fig, axes = _grid(max(1, len(methods)))
+    if constant:
+        fig.supxlabel(f"left out, their weights never change: {', '.join(constant)}", fontsize="small")
+    for ax, method in zip(axes, methods, strict=False):
+        sub = data[data["method"] == method]
+        for key, (label, color, style) in series.items():
+            line = sub[sub["key"] == key]
+            if line.empty:
+                continue
+            ax.plot(line["epoch"], line["mean"], color=color, linestyle=style, label=label)
+            ax.fill_between(line["epoch"], line["low"], line["high"], color=color, alpha=0.15, linewidth=0)
+        ax.set_title(method)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _legend(fig, axes, title="training samples")
+    fig.suptitle(title)
+    return fig
+
+
 def memorisation_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
-    """Accuracy of corrupted training samples against their noisy labels over epochs (memorisation)."""
-    return _curves(
+    """The classic memorisation figure, one panel per method: training accuracy of the corrupted samples
+    on their true and on their noisy labels over epochs, beside the clean samples' (mean over seeds, band:
+    the seeds' range). A method that memorises shows the noisy-label curve rising as the true-label one
+    falls.
+
+    Args:
+        histories: long table with columns method, seed, epoch and the ``memo/*`` keys of MEMO_SERIES.
+    """
+    return _group_figure(histories, MEMO_SERIES, "training accuracy (%)", title or "Memorisation")
+
+
+def weight_evolution(histories: pd.DataFrame, *, title: str = "") -> Figure:
+    """Mean per-sample weight (DiscrimLoss: its σ-based weight; SuperLoss: its confidence) of the clean and
+    of the corrupted training samples over epochs, one panel per method with weights; methods whose weights
+    never change (CE-like, untruncated GCE) are left out and named below the panels."""
+    return _group_figure(
         histories,
-        ["memo/noisy_acc"],
-        ["acc. on corrupted samples vs noisy labels (%)"],
-        title or "Memorisation",
+        WEIGHT_SERIES,
+        "mean per-sample weight",
+        title or "Per-sample weights over epochs",
+        skip_constant=True,
     )
+
+
+_STYLES = ("-", "--", "-.", ":")
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
 def tuning_curves(
     trial_values: Mapping[str, Sequence[float]], *, higher_is_better: bool = True, title: str = ""
 ) -> Figure:
-    """Expected best validation value against the number of trials (Dodge et al. 2019), per method."""
-    fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+    """Expected best validation value against the number of trials (Dodge et al. 2019), per method.
+
+    Trials are whole numbers on the axis; each method has its own line style and marker and the lines are
+    drawn half-transparent, so that methods whose curves coincide stay visible.
+    """
+    fig = Figure(figsize=(6.5, 3.8), layout="constrained")
     ax = fig.subplots()
     colors = method_colors(list(trial_values))
-    for method, values in trial_values.items():
+    for i, method in enumerate(ordered(list(trial_values))):
+        values = trial_values[method]
         curve = stats.expected_max_curve(values, higher_is_better=higher_is_better)
         if curve.size:
-            ax.plot(np.arange(1, curve.size + 1), curve, marker=".", color=colors[method], label=method)
+            ax.plot(
+                np.arange(1, curve.size + 1), curve, color=colors[method], label=method, alpha=0.8,
+                linestyle=_STYLES[i % len(_STYLES)], marker=_MARKERS[i % len(_MARKERS)], markersize=6 - i % 3,
+            )  # fmt: skip
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of trials")
     ax.set_ylabel("expected best validation value")
     ax.set_title(title or "Tuning: expected best validation value")
-    if ax.lines:
-        ax.legend(title="method", fontsize="small")
+    _legend(fig, [ax])
     return fig
 
 

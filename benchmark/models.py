@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.errors import DiscrimBenchError, HyperparameterError
+from benchmark.errors import DiscrimBenchError, HyperparameterError, did_you_mean
 from benchmark.registry import MODELS
 
 __all__ = [
@@ -53,7 +53,7 @@ def build_model(name: str, input_shape: Sequence[int], num_outputs: int, **kwarg
         if key not in allowed:
             raise HyperparameterError(
                 f"recipe.model_kwargs.{key} is not an option of model {name!r} "
-                f"(allowed: {', '.join(allowed) if allowed else '(none)'})"
+                f"(allowed: {', '.join(allowed) if allowed else '(none)'}){did_you_mean(key, allowed)}"
             )
     if num_outputs < 1:
         raise HyperparameterError(f"model {name!r}: num_outputs must be >= 1, got {num_outputs}")

@@ -282,6 +282,45 @@ def engine_figures(quick: bool = False) -> list[Figure]:
     return figures
 
 
+def scale_figures(quick: bool = False) -> list[Figure]:
+    """Each method's step time at N = 1e7 over N = 1e3 and its state's bytes per sample
+    (``benchmarks/scale.py``); on CUDA too when a GPU is present."""
+    import torch
+
+    scale = _load_script("scale")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    figures = []
+    for device in devices:
+        res = scale.run_scale_benchmark(rounds=11 if quick else scale.ROUNDS, device=device)
+        ns, prefix = res["ns"], "scale" if device == "cpu" else "scale_gpu"
+        for name, ratio in res["ratios"].items():
+            times = ", ".join(f"{n:.0e}: {res['step_s'][name][n] * 1e3:.3f} ms" for n in ns)
+            note = (
+                f"{device}, {res['threads']} thread(s), bs {res['batch']}, loss+backward+after_step, "
+                f"median of {res['rounds']} interleaved steps ({times})"
+            )
+            figures.append(Figure(f"{prefix}/{name}", float(ratio), res["target"], "<=", "x", note))
+        for name, size in res["bytes_per_sample"].items():
+            note = f"{device}: storage of the method's N-long tensors / N"
+            figures.append(Figure(f"{prefix}/{name}_state", float(size), None, "<=", "B", note))
+    return figures
+
+
+def run_figures(quick: bool = False) -> list[Figure]:
+    """A whole run of each method against a bare training loop (``benchmarks/whole_run.py``)."""
+    whole = _load_script("whole_run")
+    res = whole.run_whole_run_benchmark(epochs=10 if quick else 40, repeats=1 if quick else 5)
+    figures = []
+    for name, ratio in res["ratios"].items():
+        note = (
+            f"{res['dataset']} {res['model']} bs {res['batch_size']}, {res['epochs']} epochs, "
+            f"{res['threads']} thread, median of {res['repeats']} interleaved runs "
+            f"({res['wall_s'][name]:.2f} s vs bare {res['wall_s']['bare']:.2f} s)"
+        )
+        figures.append(Figure(f"run/{name}", float(ratio), res["targets"].get(name), "<=", "x", note))
+    return figures
+
+
 _STUDY_RUNS: dict[bool, dict[str, dict[str, list[float]]]] = {}
 
 
@@ -330,13 +369,102 @@ def workers_figures(quick: bool = False) -> list[Figure]:
 
 
 def quick_figures(quick: bool = False) -> list[Figure]:
-    """Wall time and peak RSS of the quick study (one worker, tracking on, report not included)."""
-    res, label = _study_runs(quick)
-    note = f"{label}, 1 worker, MLflow on, without the report"
-    return [
-        Figure("quick/wall", _median(res, "mlflow"), None, "<=", "s", note),
-        Figure("quick/peak_rss", max(res["mlflow"]["rss_mib"]), None, "<=", "MiB", note),
+    """Where the quick study's time goes (one in-process run, MLflow on, report included): each phase
+    in total and per run, the runs' training share (target ≥ 75 %) and the report (target ≤ 10 s). Wall
+    time and peak RSS from the CLI in fresh processes are added when ``tracking`` or ``workers`` ran them
+    in this invocation."""
+    split = quick_split(REDUCED_STUDY if quick else "quick")
+    label = "reduced quick study" if quick else "quick preset"
+    total, runs, sec = split["total_s"], max(1, split["runs"]), split["seconds"]
+    note = f"{label}, one in-process run, 1 worker, MLflow on, report included; {split['runs']} runs"
+    figures = [
+        Figure("quick/total", total, None, "<=", "s", note),
+        Figure("quick/training_share", 100.0 * sec.get("training", 0.0) / total, 75.0, ">=", "%", note),
+        Figure("quick/report", sec.get("report", 0.0), 10.0, "<=", "s", note),
     ]
+    for phase, value in sorted(sec.items(), key=lambda kv: -kv[1]):
+        share = f"{100.0 * value / total:.1f} % of the total, {1e3 * value / runs:.0f} ms per run"
+        figures.append(Figure(f"quick/{phase.replace(' ', '_')}", value, None, "<=", "s", share, split))
+    if quick in _STUDY_RUNS:
+        res, cli_label = _study_runs(quick)
+        note = f"{cli_label}, 1 worker, MLflow on, without the report"
+        figures += [
+            Figure("quick/wall", _median(res, "mlflow"), None, "<=", "s", note),
+            Figure("quick/peak_rss", max(res["mlflow"]["rss_mib"]), None, "<=", "MiB", note),
+        ]
+    return figures
+
+
+def _phase_targets(clock: Any) -> list[tuple[Any, str, Any]]:
+    """The functions of each phase of a study run, for :class:`benchmark.phase_clock.PhaseClock`."""
+    import optuna
+    from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+    from optuna.storages._cached_storage import _CachedStorage
+
+    import benchmark.data
+    import benchmark.study
+    import benchmark.tracking
+    import benchmark.training
+    import benchmark.tuning
+
+    def run_phase(_worker: Any, cell: Any, *args: Any, **kwargs: Any) -> str:
+        return "hardness runs" if cell.provides_hardness else "run setup"
+
+    def train_phase(*args: Any, **kwargs: Any) -> str:
+        inside = clock._stack[-1].phase if clock._stack else ""  # the caller (train_run not pushed yet)
+        return "hardness runs" if inside == "hardness runs" else "training"
+
+    targets: list[tuple[Any, str, Any]] = [
+        (benchmark.study._Worker, "execute", run_phase),
+        (benchmark.training, "train_run", train_phase),
+        (benchmark.data, "prepare", "data preparation"),
+        (benchmark.study, "_make_report", "report"),
+    ]
+    api = {k for k, v in vars(BaseStorage).items() if callable(v) and not k.startswith("_")}
+    storages = (JournalStorage, RDBStorage, _CachedStorage, benchmark.tuning.ReconnectingStorage)
+    targets += [(cls, k, "tuning storage") for cls in storages for k in api if k in vars(cls)]
+    sampler = benchmark.tuning.SlotSeededSampler
+    targets += [(sampler, k, "tuning sampler") for k in ("sample_relative", "sample_independent")]
+    targets += [(optuna.pruners.MedianPruner, "prune", "tuning sampler")]
+    tracker_api = ("cell_run", "start", "log_epoch", "log_json", "log_arrays", "finish", "close")
+    for cls in (benchmark.tracking._QueuedTracker, benchmark.tracking.MlflowTracker,
+                benchmark.tracking.SharedMlflowTracker):  # fmt: skip
+        targets += [(cls, k, "tracking") for k in tracker_api if k in vars(cls)]
+    return targets
+
+
+def quick_split(study: dict[str, Any] | str = "quick") -> dict[str, Any]:
+    """One in-process run of ``study`` (a preset name or a study mapping) with MLflow tracking and the
+    report, timed phase by phase; returns the total, each phase's seconds and the number of runs.
+
+    ``train_run`` itself is split off the phase that calls it: the runs' ``training`` (per-epoch
+    evaluation included), ``hardness runs`` (the clean-label CE runs, whole), ``run setup`` (tags,
+    configs and arrays prepared for a run), ``data preparation``, ``tuning storage`` (Optuna storage
+    calls), ``tuning sampler`` (TPE and the pruner), ``tracking`` (MLflow calls, the writer's drain at
+    the end included), ``report`` and ``other``.
+    """
+    import torch
+
+    from benchmark.cli import main
+    from benchmark.phase_clock import PhaseClock
+
+    clock = PhaseClock()
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory(prefix="discrimbench-split-") as tmp:
+        source = study if isinstance(study, str) else str(Path(tmp) / "study.yaml")
+        if not isinstance(study, str):
+            Path(source).write_text(yaml.safe_dump(study, sort_keys=False))
+        with clock.patched(_phase_targets(clock)):
+            t0 = time.perf_counter()
+            code = main(["run", source, "--out", str(Path(tmp) / "out"), "--quiet"])
+            total = time.perf_counter() - t0
+    torch.set_num_threads(threads)
+    if code:
+        raise RuntimeError(f"discrimbench run {study if isinstance(study, str) else 'study'} exited {code}")
+    seconds = dict(clock.seconds)
+    seconds["other"] = total - sum(seconds.values())
+    runs = clock.calls.get("training", 0) + clock.calls.get("hardness runs", 0)
+    return {"total_s": total, "seconds": seconds, "runs": runs, "calls": dict(clock.calls)}
 
 
 def gpu_figures(quick: bool = False) -> list[Figure]:
@@ -354,6 +482,8 @@ def gpu_figures(quick: bool = False) -> list[Figure]:
 
 GROUPS: dict[str, Callable[[bool], list[Figure]]] = {
     "engine": engine_figures,
+    "scale": scale_figures,
+    "run": run_figures,
     "tracking": tracking_figures,
     "workers": workers_figures,
     "quick": quick_figures,

@@ -6,6 +6,7 @@ user error (one line, exit 2); a missing study.json or store only means fewer se
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -78,6 +79,7 @@ def load_results(study_dir: Path) -> pd.DataFrame:
         raise DataMissingError(
             f"no results.csv in {study_dir} (run the study first: discrimbench run STUDY.yaml)"
         )
+    check_complete_rows(path)
     try:
         df = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -107,7 +109,56 @@ def load_results(study_dir: Path) -> pd.DataFrame:
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
-    return df.reset_index(drop=True)
+    return label_protocols(df).reset_index(drop=True)
+
+
+def label_protocols(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a protocol other than ``tuned`` (``paper-official``: the authors' fixed hyperparameters,
+    test-set epoch selection) become their own method, ``"{method} [{protocol}]"``, in every table and
+    figure, so they are never averaged with the tuned runs and always carry their label."""
+    if "protocol" not in df.columns:
+        return df
+    protocol = df["protocol"].astype(object).where(df["protocol"].notna(), "tuned").astype(str)
+    other = (protocol != "tuned") & (protocol != "")
+    df.loc[other, "method"] = df.loc[other, "method"] + " [" + protocol[other] + "]"
+    return df
+
+
+def base_method(label: str) -> str:
+    """The registry name of a (possibly protocol-labelled) method."""
+    return label.split(" [", 1)[0]
+
+
+def check_complete_rows(path: Path) -> None:
+    """Refuse a results.csv that pandas would read silently wrong: no data row, or a row with fewer
+    fields than the header (a copy or a write cut short; pandas fills the missing cells with NaN).
+
+    Raises:
+        DataCorruptError: naming the file and the line (1 is the header).
+    """
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                raise DataCorruptError(f"{path} is empty: expected a header and one row per repeat run")
+            rows = 0
+            for row in reader:
+                if not row:
+                    continue
+                rows += 1
+                if len(row) != len(header):
+                    raise DataCorruptError(
+                        f"{path}, line {reader.line_num}: {len(row)} fields where the header has "
+                        f"{len(header)} (a truncated or damaged row); rewrite it by re-running the study"
+                    )
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataCorruptError(f"{path} is not a readable CSV: {exc}") from exc
+    if rows == 0:
+        raise DataCorruptError(
+            f"{path} has a header but no rows: the study recorded no finished repeat run yet "
+            "(run or resume it: discrimbench run STUDY.yaml)"
+        )
 
 
 def load_study_json(study_dir: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import DataCorruptError, StudyConfigError
-from benchmark.report_io import is_nan
+from benchmark.report_io import base_method, is_nan
 from benchmark.report_render import Cell, Table
 
 __all__ = [
@@ -118,6 +118,7 @@ def compare_references(
     """
     joined, rejected, skipped = [], [], 0
     datasets = set(summary["dataset"]) if not summary.empty else set()
+    methods = summary["method"].map(base_method) if not summary.empty else None
     for _, ref in refs.iterrows():
         if ref["dataset"] not in datasets:
             skipped += 1
@@ -125,48 +126,58 @@ def compare_references(
         cells = summary[
             (summary["dataset"] == ref["dataset"])
             & (summary["noise"] == ref["noise"])
-            & (summary["method"] == ref["method"])
+            & (methods == ref["method"])
             & ((summary["rate"] - float(ref["rate"])).abs() < 1e-9)
         ]
-        reasons = []
         if cells.empty:
-            reasons.append("no reproduced cell with this noise, rate and method")
-        else:
-            cell = cells.iloc[0]
-            if cell["metric"] != ref["metric"]:
-                reasons.append(f"metric: {ref['metric']} ≠ {cell['metric']}")
-            model = models.get(str(ref["dataset"]), "unknown")
-            if not _same(ref["model"], model):
-                reasons.append(f"model: {ref['model']} ≠ {model}")
-            ours = epochs.get(str(ref["dataset"]), math.nan)
-            if is_nan(ref["epochs"]):
-                reasons.append("epochs: not given by the source")
-            elif not _same(ref["epochs"], ours):
-                reasons.append(f"epochs: {ref['epochs']:g} ≠ {_g(ours)}")
-            if ref["selection_rule"] not in SELECTION_COLUMNS:
-                reasons.append(f"selection rule: {ref['selection_rule']} (not stated by the source)")
-            if str(ref["variant"]).strip():
-                reasons.append(f"variant: {ref['variant']} not recorded for the reproduced runs")
-        base = {k: ref[k] for k in ("source", "dataset", "noise", "rate", "method", "mean", "std")}
-        if reasons:
-            rejected.append({**base, "reason": "; ".join(reasons)})
+            base = {k: ref[k] for k in ("source", "dataset", "noise", "rate", "method", "mean", "std")}
+            rejected.append({**base, "reason": "no reproduced cell with this noise, rate and method"})
             continue
-        col = SELECTION_COLUMNS[str(ref["selection_rule"])]
-        lo, hi = cell[f"{col}_lo"], cell[f"{col}_hi"]
-        inside = bool(lo <= ref["mean"] <= hi) if not (is_nan(lo) or is_nan(hi)) else None
-        joined.append(
-            {
-                **base,
-                "column": col,
-                "reproduced": cell[f"{col}_mean"],
-                "lo": lo,
-                "hi": hi,
-                "n_seeds": cell["n_seeds"],
-                "diff": cell[f"{col}_mean"] - float(ref["mean"]),
-                "inside_ci": inside,
-            }
-        )
+        for _, cell in cells.iterrows():  # one per protocol (tuned, paper-official), side by side
+            _join_one(ref, cell, models, epochs, joined, rejected)
     return pd.DataFrame(joined), pd.DataFrame(rejected), skipped
+
+
+def _join_one(
+    ref: pd.Series, cell: pd.Series, models: dict[str, str], epochs: dict[str, float],
+    joined: list[dict[str, Any]], rejected: list[dict[str, Any]],
+) -> None:  # fmt: skip
+    """Join one reference row with one reproduced cell, or list it as not comparable with the reasons."""
+    reasons = []
+    if cell["metric"] != ref["metric"]:
+        reasons.append(f"metric: {ref['metric']} ≠ {cell['metric']}")
+    model = models.get(str(ref["dataset"]), "unknown")
+    if not _same(ref["model"], model):
+        reasons.append(f"model: {ref['model']} ≠ {model}")
+    ours = epochs.get(str(ref["dataset"]), math.nan)
+    if is_nan(ref["epochs"]):
+        reasons.append("epochs: not given by the source")
+    elif not _same(ref["epochs"], ours):
+        reasons.append(f"epochs: {ref['epochs']:g} ≠ {_g(ours)}")
+    if ref["selection_rule"] not in SELECTION_COLUMNS:
+        reasons.append(f"selection rule: {ref['selection_rule']} (not stated by the source)")
+    if str(ref["variant"]).strip():
+        reasons.append(f"variant: {ref['variant']} not recorded for the reproduced runs")
+    base = {k: ref[k] for k in ("source", "dataset", "noise", "rate", "mean", "std")}
+    base["method"] = cell["method"]
+    if reasons:
+        rejected.append({**base, "reason": "; ".join(reasons)})
+        return
+    col = SELECTION_COLUMNS[str(ref["selection_rule"])]
+    lo, hi = cell[f"{col}_lo"], cell[f"{col}_hi"]
+    inside = bool(lo <= ref["mean"] <= hi) if not (is_nan(lo) or is_nan(hi)) else None
+    joined.append(
+        {
+            **base,
+            "column": col,
+            "reproduced": cell[f"{col}_mean"],
+            "lo": lo,
+            "hi": hi,
+            "n_seeds": cell["n_seeds"],
+            "diff": cell[f"{col}_mean"] - float(ref["mean"]),
+            "inside_ci": inside,
+        }
+    )
 
 
 def _g(value: Any) -> str:

@@ -8,9 +8,19 @@ the table builders never think about markup.
 from __future__ import annotations
 
 import html
+import unicodedata
 from dataclasses import dataclass, field
 
-__all__ = ["Cell", "Table", "to_html", "to_latex", "to_markdown"]
+__all__ = [
+    "LATEX_PACKAGES",
+    "LONG_ROWS",
+    "Cell",
+    "Table",
+    "latex_document_tables",
+    "to_html",
+    "to_latex",
+    "to_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -96,38 +106,165 @@ _TEX_ESCAPES = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
-    "±": r"$\pm$",
-    "≈": r"$\approx$",
-    "†": r"$^\dagger$",
+    "<": r"\ensuremath{<}",
+    ">": r"\ensuremath{>}",
+    "|": r"\ensuremath{|}",
+    "±": r"\ensuremath{\pm}",
+    "≈": r"\ensuremath{\approx}",
+    "≥": r"\ensuremath{\geq}",
+    "≤": r"\ensuremath{\leq}",
+    "≠": r"\ensuremath{\neq}",
+    "×": r"\ensuremath{\times}",
+    "χ": r"\ensuremath{\chi}",
+    "σ": r"\ensuremath{\sigma}",
+    "α": r"\ensuremath{\alpha}",
+    "²": r"\ensuremath{^2}",
+    "↑": r"\ensuremath{\uparrow}",
+    "↓": r"\ensuremath{\downarrow}",
+    "→": r"\ensuremath{\to}",
+    "†": r"\ensuremath{^\dagger}",
+    "−": r"\ensuremath{-}",
     "–": "--",
-    "−": "-",
-    "→": r"$\to$",
+    "—": "---",
+    "…": r"\ldots{}",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
+    "\u00a0": "~",
 }
 
 
 def _tex(text: str) -> str:
-    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
+    """``text`` as ASCII LaTeX: special characters escaped, known symbols as math macros, any other
+    non-ASCII character reduced to its ASCII letters (é → e) or ``?`` (pdflatex's default input
+    encoding stops at the first character it has no definition for)."""
+    out = []
+    for ch in text:
+        if ch in _TEX_ESCAPES:
+            out.append(_TEX_ESCAPES[ch])
+        elif ch.isascii():
+            out.append(ch)
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
+            out.append(_tex(plain) if plain else "?")
+    return "".join(out)
+
+
+LONG_ROWS = 20  # a table with more rows is a longtable (split across pages), not a float
+LATEX_PACKAGES = ("booktabs", "longtable", "array", "graphicx", "lscape")
+
+
+def latex_document_tables(tables: list[Table]) -> str:
+    """Every table for ``\\input{tables.tex}``, after a comment naming the packages the preamble needs."""
+    head = (
+        "% DiscrimBench report tables. Preamble: "
+        + " ".join(rf"\usepackage{{{p}}}" for p in LATEX_PACKAGES)
+        + "\n% Tables with more than "
+        + f"{LONG_ROWS} rows are longtables (they split across pages; those too wide for a portrait page"
+        + " turn to landscape); shorter ones wider than the text are scaled down to it.\n\n"
+    )
+    return head + "".join(to_latex(t) + "\n" for t in tables)
+
+
+def _row_tex(row: list[Cell]) -> str:
+    return " & ".join(rf"\textbf{{{_tex(c.text)}}}" if c.bold else _tex(c.text) for c in row) + r" \\"
 
 
 def to_latex(table: Table) -> str:
-    """A booktabs ``table`` environment ready to paste (needs ``\\usepackage{booktabs}``)."""
-    spec = "l" * min(4, len(table.header)) + "r" * max(0, len(table.header) - 4)
+    """A booktabs table ready to paste (packages: :data:`LATEX_PACKAGES`).
+
+    Up to :data:`LONG_ROWS` rows: a ``table`` float whose tabular is scaled down to the text width when
+    wider. Longer: a ``longtable`` (repeating its header on every page) whose columns are paragraph
+    columns sharing the text width, so that long cells wrap instead of running off the page.
+    """
+    caption = rf"\caption{{{_tex(table.title)}. Protocol: {_tex(table.protocol)}}}"
+    head = " & ".join(_tex(h) for h in table.header) + r" \\"
+    notes = [r"\par\footnotesize " + " ".join(_tex(n) for n in table.notes)] if table.notes else []
+    if len(table.rows) > LONG_ROWS:
+        return _longtable(table, caption, head, notes)
+    n = len(table.header)
+    spec = "l" * min(4, n) + "r" * max(0, n - 4)
     lines = [
         r"\begin{table}[t]",
         r"\centering",
-        r"\small",
-        rf"\caption{{{_tex(table.title)}. Protocol: {_tex(table.protocol)}}}",
+        r"\footnotesize",
+        caption,
+        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
         rf"\begin{{tabular}}{{{spec}}}",
         r"\toprule",
-        " & ".join(_tex(h) for h in table.header) + r" \\",
+        head,
         r"\midrule",
+        *(_row_tex(row) for row in table.rows),
+        r"\bottomrule",
+        r"\end{tabular}}",
+        *notes,
+        r"\end{table}",
     ]
-    for row in table.rows:
-        lines.append(
-            " & ".join(rf"\textbf{{{_tex(c.text)}}}" if c.bold else _tex(c.text) for c in row) + r" \\"
-        )
-    lines.extend([r"\bottomrule", r"\end{tabular}"])
-    if table.notes:
-        lines.append(r"\par\footnotesize " + " ".join(_tex(n) for n in table.notes))
-    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+# Widths for sharing a longtable's columns: article's text width (345pt) and height (550pt, the width of a
+# landscape page) at \scriptsize (7pt), where a digit is 3.5pt and an "m" 5.8pt wide (4.2pt a character is
+# safe for our words); a column is never narrower than its longest word, which cannot wrap (a hyphenated
+# word may break after its hyphens).
+_TEXT_PT, _LANDSCAPE_PT, _CHAR_PT, _SEP_PT = 345.0, 550.0, 4.2, 3.0
+
+
+def _longest_word(text: str) -> int:
+    pieces = [p for w in text.split() for p in w.replace("-", "- ").split()]
+    return max((len(p) for p in pieces), default=0)
+
+
+def _column_shares(table: Table) -> tuple[list[int], bool]:
+    """Per-mille shares of the line width per column, and whether the table needs a landscape page.
+
+    Each column first gets room for its longest word, then what is left in proportion to how much longer
+    its typical cell is, so that numeric columns stay narrow.
+    """
+    n = len(table.header)
+    words, extras = [], []
+    for i, name in enumerate(table.header):
+        texts = [name] + [row[i].text for row in table.rows]
+        word = max(_longest_word(t) for t in texts)
+        typical = sorted(len(t) for t in texts)[len(texts) * 9 // 10]
+        words.append(max(word, 3))
+        extras.append(max(0, min(typical, 40) - word))
+    landscape = sum(words) * _CHAR_PT > _TEXT_PT - 2 * n * _SEP_PT
+    room = (_LANDSCAPE_PT if landscape else _TEXT_PT) - 2 * n * _SEP_PT
+    minimum = [w * _CHAR_PT / room * 1000 for w in words]
+    left = max(0.0, 1000 - sum(minimum))
+    total_extra = sum(extras) or 1
+    return [int(m + left * e / total_extra) for m, e in zip(minimum, extras, strict=True)], landscape
+
+
+def _longtable(table: Table, caption: str, head: str, notes: list[str]) -> str:
+    n = len(table.header)
+    wrap = r">{\raggedright\arraybackslash\hspace{0pt}}"  # \hspace{0pt}: the first word may hyphenate too
+    shares, landscape = _column_shares(table)
+    cols = "".join(wrap + rf"p{{\dimexpr(\linewidth-{2 * n}\tabcolsep)*{s}/1000\relax}}" for s in shares)
+    lines = [
+        *([r"\begin{landscape}"] if landscape else []),
+        r"\begingroup",
+        r"\scriptsize",
+        r"\setlength{\tabcolsep}{3pt}",
+        rf"\begin{{longtable}}{{@{{}}{cols}@{{}}}}",
+        caption + r" \\",
+        r"\toprule",
+        head,
+        r"\midrule",
+        r"\endfirsthead",
+        rf"\multicolumn{{{n}}}{{@{{}}l}}{{\textit{{{_tex(table.title)} (continued)}}}} \\",
+        r"\toprule",
+        head,
+        r"\midrule",
+        r"\endhead",
+        r"\bottomrule",
+        r"\endfoot",
+        *(_row_tex(row) for row in table.rows),
+        r"\end{longtable}",
+        *notes,
+        r"\par\endgroup",
+        *([r"\end{landscape}"] if landscape else []),
+    ]
     return "\n".join(lines) + "\n"

@@ -17,9 +17,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CURVE_KEYS", "Histories", "TuningCell", "load_histories", "load_tuning"]
+__all__ = ["CURVE_KEYS", "MIN_IMPORTANCE_TRIALS", "Histories", "TuningCell", "load_histories", "load_tuning"]
 
-CURVE_KEYS = ("memo/noisy_acc", "memo/true_acc", "diag/auroc_noisy_clean", "diag/auroc_noisy_hard")
+# Fewer completed trials than this make fANOVA importances noise (a forest fitted to a handful of points).
+MIN_IMPORTANCE_TRIALS = 10
+CURVE_KEYS = (
+    "memo/noisy_acc", "memo/true_acc", "memo/clean_acc", "diag/auroc_noisy_clean", "diag/auroc_noisy_hard",
+    "diag/weight_clean_mean", "diag/weight_corrupted_mean",
+)  # fmt: skip
 
 
 def _sqlite_missing(url: str) -> Path | None:
@@ -145,8 +150,9 @@ def load_tuning(storage_url: str, study_name: str) -> tuple[list[TuningCell], st
                 cell, cell.rsplit("/", 1)[-1], [float(t.value) for t in done if t.value is not None], hib
             )
             varying = {k for t in done for k in t.params if len({repr(u.params.get(k)) for u in done}) > 1}
-            if len(done) < 2:
-                entry.note = f"importances skipped: {len(done)} complete trial(s), need ≥ 2"
+            if len(done) < MIN_IMPORTANCE_TRIALS:
+                need = MIN_IMPORTANCE_TRIALS
+                entry.note = f"importances skipped: {len(done)} complete trial(s), fANOVA needs ≥ {need}"
             elif not varying:
                 entry.note = "importances skipped: no hyperparameter varies across trials"
             else:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import stats
+from benchmark.figures import ordered
 from benchmark.report_io import METRIC_COLUMNS, is_nan
 from benchmark.report_render import Cell, Table
 
@@ -22,6 +23,7 @@ __all__ = [
     "COLUMN_LABELS",
     "GROUP",
     "cell_summary",
+    "headline_table",
     "paired_comparisons",
     "paired_table",
     "protocol_text",
@@ -173,6 +175,39 @@ def summary_table(summary: pd.DataFrame, df: pd.DataFrame) -> Table:
         "with papers that report it.",
     ]
     return Table("Results per cell", protocol_text(df), header, rows, notes, key="summary")
+
+
+def headline_table(summary: pd.DataFrame, df: pd.DataFrame, column: str = "test_best_val") -> Table:
+    """The paper-layout table: one row per (dataset, noise, rate), one column per method, mean ± std;
+    bold = best of the row, ≈ = not significantly different from it (the marks of :func:`cell_summary`)."""
+    methods = ordered(summary["method"].unique().tolist())
+    header = ["dataset", "noise", "rate", *methods]
+    rows: list[list[Cell]] = []
+    for (dataset, noise, rate), group in summary.groupby(GROUP, sort=True):
+        by_method = {str(r["method"]): r for _, r in group.iterrows()}
+        metric = str(group["metric"].iloc[0]) + (" ↑" if bool(group["higher_is_better"].iloc[0]) else " ↓")
+        cells = [Cell(f"{dataset} ({metric})"), Cell(str(noise)), Cell(f"{rate:g}")]
+        for method in methods:
+            r = by_method.get(method)
+            if r is None or is_nan(r[f"{column}_mean"]):
+                cells.append(Cell("—"))
+                continue
+            mark = str(r[f"{column}_mark"])
+            text = f"{_fmt(r[f'{column}_mean'])} ± {_fmt(r[f'{column}_std'])}"
+            cells.append(Cell(text + (f" {mark}" if mark.startswith("≈") else ""), bold=mark == "best"))
+        rows.append(cells)
+    if summary["noise"].nunique() <= 1:
+        header.pop(1)  # one noise generator: it is in the protocol line, not a column
+        for row in rows:
+            row.pop(1)
+    notes = [
+        f"Test {summary['metric'].iloc[0] if summary['metric'].nunique() == 1 else 'metric'} at the "
+        f"{COLUMN_LABELS[column]} (selected on the noisy validation split), mean ± std over seeds; "
+        "bold: best of the row; ≈: not significantly different from the best (paired Wilcoxon signed-rank "
+        "on matched seeds, Holm-corrected within the row, p ≥ 0.05). " + DAGGER_NOTE,
+        "CIs, the other selection rules and the paired tests: the per-cell tables in the details.",
+    ]
+    return Table("Headline results", protocol_text(df), header, rows, notes, key="headline")
 
 
 def paired_comparisons(

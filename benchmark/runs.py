@@ -57,8 +57,12 @@ class EpochMetrics:
     """Per-epoch metrics, keys slash-namespaced as logged to MLflow (NaN where not applicable).
 
     ``memo/noisy_acc``: accuracy of the corrupted training samples against their noisy labels;
-    ``memo/true_acc``: the same samples against their true labels; ``diag/auroc_noisy_clean`` and
-    ``diag/auroc_noisy_hard``: AUROC of (1 − weight) ranking corrupted above clean / hard clean samples.
+    ``memo/true_acc``: the same samples against their true labels (each sample as predicted in its own
+    training step of the epoch; with augmentation, re-predicted after it); ``memo/clean_acc``: the clean
+    samples against their labels (with augmentation, an evenly spaced subset as large as the corrupted set);
+    ``diag/auroc_noisy_clean`` and ``diag/auroc_noisy_hard``: AUROC of (1 − weight) ranking corrupted above
+    clean / hard clean samples; ``diag/weight_clean_mean`` and ``diag/weight_corrupted_mean``: mean
+    per-sample weight of each group (methods with weights).
     """
 
     epoch: int
@@ -119,6 +123,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "method",
     "seed",
     "selection",  # how hyperparameters were selected: noisy-val | clean-val | test-oracle
+    "protocol",  # tuned | paper-official (the official per-cell hyperparameters, fixed: benchmark.config)
     "metric",  # acc | mae
     "higher_is_better",
     "test_last",  # test metric at the last epoch
@@ -139,7 +144,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "wall_time_s",
     "run_id",  # DiscrimBench run id (cell/role/seed)
     "mlflow_run_id",
-    # budget health (benchmark.health.HEALTH_COLUMNS)
+    # budget health of the run and its cell (benchmark.health)
     "trials_completed",  # COMPLETE tuning trials of the cell
     "trials_pruned",  # PRUNED tuning trials (extra, not in the budget)
     "trials_failed",  # FAIL (diverged) tuning trials (extra)

@@ -240,6 +240,7 @@ def _cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.rate": f"{cell.rate:g}",
         "discrimbench.method": cell.method,
         "discrimbench.selection": cell.selection,
+        "discrimbench.protocol": cell.protocol,
     }
 
 
@@ -336,6 +337,7 @@ class _Worker:
                 "hardness": np.asarray(hardness if hardness is not None else [], dtype=np.float32),
             })  # fmt: skip
         status_tags = {"discrimbench.status": result.status, "discrimbench.reason": result.reason or ""}
+        status_tags.update({f"discrimbench.{k}": str(v) for k, v in _resolved(result).items()})
         self.tracker.finish(run_id, "FINISHED" if result.status == "ok" else "FAILED", status_tags)
         return result, self.tracker.run_id(run_id)
 
@@ -479,6 +481,11 @@ def tuning_summary(tune: optuna.Study, cell: Cell) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _resolved(result: RunResult) -> dict[str, Any]:
+    """What the method derived for this run (e.g. Co-teaching's forget rate and its source)."""
+    return dict(result.extra.get("method_resolved", {}))
+
+
 def result_row(
     cell: Cell,
     result: RunResult,
@@ -492,16 +499,18 @@ def result_row(
     tuning = tuning or {}
     health = result.health
     failures = [*tuning.get("failures", []), *health.get("failures", [])]
+    used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "metric": result.metric,
+        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
+        "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,
         "auroc_noisy_clean": result.auroc_noisy_clean, "auroc_noisy_hard": result.auroc_noisy_hard,
         "status": result.status, "reason": result.reason or "", "epochs": len(result.history),
         "model": result.extra.get("recipe", {}).get("model", ""),
-        "n_trials": cell.budget, "params": json.dumps(params, sort_keys=True, default=str),
+        "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
         "trials_completed": tuning.get("trials_completed"), "trials_pruned": tuning.get("trials_pruned"),
@@ -601,14 +610,18 @@ def _unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 
 def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) -> None:
+    """Close a done cell's parent run with its aggregate metrics and health tags (cell_aggregates)."""
     if not tracker.enabled:
         return
     parent = _tune_study(plan, storage, cell).user_attrs.get("discrimbench.mlflow_parent")
     if parent:
-        rows = collect_rows_for(plan, storage, cell)
-        metrics, tags = parent_health(rows)
-        tracker.log_epoch(parent, 0, metrics)
-        tracker.finish(parent, "FINISHED", tags)
+        from benchmark.cell_aggregates import cell_aggregates  # scipy: imported only once a cell is done
+
+        rows = _cell_rows(plan, storage, cell)
+        metrics, tags = cell_aggregates(rows)
+        health_metrics, health_tags = parent_health(rows)
+        tracker.log_epoch(parent, 0, {**metrics, **health_metrics})
+        tracker.finish(parent, "FINISHED", {**tags, **health_tags})
 
 
 def parent_health(rows: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, str]]:
@@ -639,15 +652,17 @@ def parent_health(rows: list[dict[str, Any]]) -> tuple[dict[str, float], dict[st
 def collect_rows(plan: StudyPlan, storage: Any | None = None) -> list[dict[str, Any]]:
     """Every repeat's results row, in cell order then seed order (a pure function of the storage)."""
     storage = storage or _open(plan)
-    rows = []
-    for cell in plan.cells:
-        by_seed: dict[int, dict[str, Any]] = {}
-        for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
-            if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
-                row = json.loads(t.user_attrs[ATTR["result"]])
-                by_seed.setdefault(int(row["seed"]), row)
-        rows.extend(by_seed[s] for s in plan.study.config.seeds if s in by_seed)
-    return rows
+    return [row for cell in plan.cells for row in _cell_rows(plan, storage, cell)]
+
+
+def _cell_rows(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str, Any]]:
+    """The results rows of one cell's repeats, in seed order."""
+    by_seed: dict[int, dict[str, Any]] = {}
+    for t in sorted(_repeat_study(storage, cell).get_trials(deepcopy=False), key=lambda t: t.number):
+        if ATTR["result"] in t.user_attrs and not t.user_attrs.get(ATTR["surplus"]):
+            row = json.loads(t.user_attrs[ATTR["result"]])
+            by_seed.setdefault(int(row["seed"]), row)
+    return [by_seed[s] for s in plan.study.config.seeds if s in by_seed]
 
 
 def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
@@ -670,6 +685,20 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise output_error(exc, path) from None
+
+
+def check_data_present(study: ResolvedStudy) -> None:
+    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
+
+    Raises:
+        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
+    """
+    from benchmark.data import get_adapter, resolve_data_root
+
+    root = resolve_data_root(study.config.training.data_root)
+    for name, info in study.datasets.items():
+        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
+            get_adapter(name, **study.config.datasets[name]).load(root)
 
 
 def check_writable(folder: Path) -> None:
@@ -735,7 +764,8 @@ def write_study_json(plan: StudyPlan, storage: Any, started: float) -> Path:
         ]
         params, note = best_params(tune, cell)
         cells.append({
-            "cell": cell.cell_id, "selection": cell.selection, "budget": cell.budget,
+            "cell": cell.cell_id, "selection": cell.selection, "protocol": cell.protocol,
+            "budget": cell.budget,
             "space": {k: repr(v) for k, v in cell.space.items()}, "best_params": params, "note": note,
             "trials": {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
             "wall_s": (max(stamps) - min(stamps)).total_seconds() if stamps else None,
@@ -832,6 +862,7 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
+    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:
@@ -855,7 +886,7 @@ def _run_study(
     summary["unhealthy"] = unhealthy_cells(plan, rows)
     if report:
         tracker.close()  # the report reads the curves from MLflow: every queued write first
-        summary["report"] = _make_report(plan.out)
+        summary["report"] = _make_report(plan.out, progress)
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"
     return summary
@@ -894,8 +925,8 @@ def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, prog
             bar.n = count_progress(plan, storage)
             bar.refresh()
 
-    def on_cell(cell: Cell) -> None:
-        bar.write(cell_line(plan, storage, cell), file=sys.stderr)
+    def on_cell(cell: Cell) -> None:  # a result, not an error: stdout (tox shows stderr in red)
+        bar.write(cell_line(plan, storage, cell), file=sys.stdout)
 
     work(plan, on_progress, on_cell, tracker)
     bar.n = count_progress(plan, storage)
@@ -957,11 +988,11 @@ def collect_rows_for(plan: StudyPlan, storage: Any, cell: Cell) -> list[dict[str
     return collect_rows(sub, storage)
 
 
-def _make_report(folder: Path) -> str | None:
+def _make_report(folder: Path, progress: bool) -> str | None:
     try:
         from benchmark.report import make_report
     except ImportError:
         print("note: benchmark.report is not available; report skipped", file=sys.stderr)
         return None
-    out = make_report(folder, formats=("md", "html", "tex"))
+    out = make_report(folder, formats=("md", "html", "tex"), progress=progress)
     return str(out) if out is not None else None

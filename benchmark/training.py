@@ -9,9 +9,15 @@ Seeds: :func:`benchmark.seeding.seed_streams` splits ``spec.seed`` into noise / 
 ``benchmark.data.prepare``), init (model initialisation) and order (data order, augmentation, dropout and
 any other draw from the global torch RNG during training). The global RNG state of the caller is restored.
 
-Evaluation (validation, test, memorisation) uses model 0 under ``torch.no_grad`` in eval mode; for
-Co-teaching that is the first network (the official code reports both; they behave alike). Memorisation
-re-predicts the non-augmented training set each epoch, only when some training labels are corrupted.
+Evaluation (validation, test) uses model 0 under ``torch.no_grad`` in eval mode; for Co-teaching that is
+the first network (the official code reports both; they behave alike). Memorisation (model 0's accuracy on
+the corrupted training samples against their noisy and their true labels, and on the clean samples, only
+when some labels are corrupted) is read from the training forward passes when the recipe does not augment:
+each sample's prediction in its own step of the epoch (train mode, before that step's update), as the
+hardness below is, at the cost of one argmax per step instead of a re-prediction of the training set per
+epoch. With augmentation (the training passes see augmented inputs) the plain corrupted samples, and as
+many clean ones evenly spaced over the training set, are predicted again after the epoch, in eval mode.
+Methods with per-sample weights also log the mean weight of the clean and of the corrupted samples.
 ``train/loss`` is the mean over batches of the objective the method back-propagates.
 """
 
@@ -31,7 +37,7 @@ from baselines._base import LossMethod, MethodContext
 from benchmark.data._base import PreparedData, Recipe
 from benchmark.engine.batching import Inputs, index_batches
 from benchmark.engine.device import keep_freed_memory, peak_memory_mb, reset_peak_memory, resolve_device
-from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, mae
+from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, label_accuracy, mae
 from benchmark.engine.optim import build_optimizer
 from benchmark.engine.recipe import resolve_recipe
 from benchmark.engine.schedules import Schedule
@@ -125,6 +131,7 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
         device=device,
         noise_rate=spec.rate,
         regression_loss=recipe.regression_loss,
+        realised_noise_rate=float(data.realised_rate),
     )
     method = method_cls(params, ctx)
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
@@ -171,6 +178,17 @@ class RunLoop:
         self.y_val, self.y_val_clean, self.y_test = to(data.val.y), to(data.val_clean_y), to(data.test.y)
         self.corrupted = to(data.train_mask).bool()
         self.any_corrupted = bool(self.corrupted.any())  # no memorisation pass when nothing is corrupted
+        self.memo = self.metric == "acc" and self.any_corrupted
+        self.memo_from_steps = self.memo and self.train_plain is self.train_x  # no augmentation
+        # model 0's predicted class of each training sample in its step of the current epoch
+        self.step_pred = torch.zeros(len(data.train) if self.memo_from_steps else 0, dtype=torch.long,
+                                     device=device)  # fmt: skip
+        self.corrupted_rows = self.corrupted.nonzero().squeeze(1)
+        clean_rows = (~self.corrupted).nonzero().squeeze(1)
+        if not self.memo_from_steps and len(clean_rows) > len(self.corrupted_rows):  # re-predicted: a sample
+            keep = torch.linspace(0, len(clean_rows) - 1, len(self.corrupted_rows), device=device).long()
+            clean_rows = clean_rows[keep]
+        self.clean_rows = clean_rows
         hard = hardness if hardness is not None else data.train.hardness
         self.hard_clean = None if hard is None else hard_clean_mask(to(hard).float(), self.corrupted)
         self.order = torch.Generator().manual_seed(order_seed)
@@ -181,10 +199,13 @@ class RunLoop:
             index_batches(len(data.train), recipe.batch_size, torch.Generator(), torch.device("cpu"))
         )
         self.schedule = Schedule.from_recipe(recipe, n_batches)
+        self.selection_key: str | None = None  # set by run(); None: no best checkpoint is tracked
+        self.best: tuple[float, list[dict[str, torch.Tensor]]] | None = None
 
     # ---- phases ---------------------------------------------------------------------------------
 
     def run(self, selection: str, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
+        self.selection_key = SELECTIONS[selection].format(m=self.metric)
         reset_peak_memory(self.device)
         history: list[dict[str, float]] = []
         train_s: list[float] = []
@@ -202,6 +223,7 @@ class RunLoop:
             row = self._evaluate(epoch, loss)
             row["time/epoch_s"] = time.perf_counter() - t0
             history.append(row)
+            self._keep_if_best(row)
             bar.set_postfix(
                 {k.split("/", 1)[1]: f"{v:.3g}" for k, v in row.items() if k[:4] in ("trai", "val/")}
             )
@@ -221,7 +243,10 @@ class RunLoop:
         for it, (idx, x) in enumerate(self.train_x.train_batches(batches)):
             if per_it or it == 0:
                 self.schedule.apply(self.optimizers, epoch, it)
-            step = self.method.loss([m(x) for m in self.models], self.y_train[idx], idx, epoch)
+            outputs = [m(x) for m in self.models]
+            step = self.method.loss(outputs, self.y_train[idx], idx, epoch)
+            if self.memo_from_steps:
+                self.step_pred[idx] = outputs[0].detach().argmax(dim=1)
             objective = step.objective()
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
@@ -237,16 +262,55 @@ class RunLoop:
         return float(loss_sum) / max(1, len(batches))
 
     @torch.no_grad()
-    def _predict(self, model: torch.nn.Module, inputs: Inputs) -> torch.Tensor:
+    def _predict(
+        self, model: torch.nn.Module, inputs: Inputs, rows: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Eval-mode outputs of ``model`` on ``inputs`` (or on its ``rows``), in order."""
         was_training = model.training
         model.eval()
-        parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size)]
+        parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size, rows)]
         model.train(was_training)
         return torch.cat(parts) if parts else torch.empty(0, device=self.device)
 
-    def _predict_train(self) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
-        """Outputs of every model on the (non-augmented) training set in index order, and noisy targets."""
-        return [self._predict(m, self.train_plain) for m in self.models], self.y_train
+    @torch.no_grad()
+    def _predict_augmented(self, model: torch.nn.Module) -> torch.Tensor:
+        was_training = model.training
+        model.eval()
+        order = torch.arange(len(self.y_train), device=self.device)
+        batches = list(torch.split(order, self.recipe.eval_batch_size))
+        parts = [model(x) for _, x in self.train_x.train_batches(batches)]
+        model.train(was_training)
+        return torch.cat(parts)
+
+    def _predict_train(
+        self, *, augmented: bool = False, checkpoint: str = "current"
+    ) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
+        """Outputs of every model on the training set in index order, and noisy targets
+        (``baselines._base.TrainPredictor``)."""
+        predict = self._predict_augmented if augmented else lambda m: self._predict(m, self.train_plain)
+        if checkpoint != "best" or self.best is None:
+            return [predict(m) for m in self.models], self.y_train
+        current = [{k: v.clone() for k, v in m.state_dict().items()} for m in self.models]
+        try:
+            for model, state in zip(self.models, self.best[1], strict=True):
+                model.load_state_dict(state)
+            return [predict(m) for m in self.models], self.y_train
+        finally:
+            for model, state in zip(self.models, current, strict=True):
+                model.load_state_dict(state)
+
+    def _keep_if_best(self, row: dict[str, float]) -> None:
+        """Copy the models when this epoch is the best so far by the selection split (ties: earliest),
+        only for a method that asks for it."""
+        if not self.method.keeps_best_checkpoint or self.selection_key is None:
+            return
+        value = row[self.selection_key]
+        if not math.isfinite(value):
+            return
+        sign = 1.0 if self.metric == "acc" else -1.0
+        if self.best is None or sign * value > sign * self.best[0]:
+            states = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in self.models]
+            self.best = (value, states)
 
     def _evaluate(self, epoch: int, train_loss: float) -> dict[str, float]:
         """All per-epoch metrics of model 0, stacked on the device and read back at once."""
@@ -259,16 +323,29 @@ class RunLoop:
             f"test/{m}": score(self._predict(model, self.test_x), self.y_test),
         }
         nan = torch.tensor(math.nan, device=self.device)
-        train_out = self._predict(model, self.train_plain)
-        values[f"train/{m}_clean"] = score(train_out[~self.corrupted], self.y_train[~self.corrupted])
-        values["memo/noisy_acc"] = values["memo/true_acc"] = nan
-        if m == "acc" and self.any_corrupted:
-            noisy_out = train_out[self.corrupted]
-            values["memo/noisy_acc"] = accuracy(noisy_out, self.y_train[self.corrupted])
-            values["memo/true_acc"] = accuracy(noisy_out, self.y_train_clean[self.corrupted])
+        values["memo/noisy_acc"] = values["memo/true_acc"] = values["memo/clean_acc"] = nan
+        if self.memo:
+            rows, clean = self.corrupted_rows, self.clean_rows
+            if self.memo_from_steps:
+                pred, clean_pred = self.step_pred[rows], self.step_pred[clean]
+            else:
+                both = self._predict(model, self.train_plain, torch.cat([rows, clean])).argmax(dim=1)
+                pred, clean_pred = both[: len(rows)], both[len(rows) :]
+            values["memo/noisy_acc"] = label_accuracy(pred, self.y_train[rows])
+            values["memo/true_acc"] = label_accuracy(pred, self.y_train_clean[rows])
+            values["memo/clean_acc"] = label_accuracy(clean_pred, self.y_train[clean])
+            values[f"train/{m}_clean"] = values["memo/clean_acc"]  # the budget-health convergence series
+        else:  # no corrupted label (or regression): the clean part is predicted for the health checks
+            out = self._predict(model, self.train_plain)[~self.corrupted]
+            values[f"train/{m}_clean"] = score(out, self.y_train[~self.corrupted])
         weights = self.method.sample_weights()
         values["diag/auroc_noisy_clean"] = values["diag/auroc_noisy_hard"] = nan
+        values["diag/weight_clean_mean"] = values["diag/weight_corrupted_mean"] = nan
         values["diag/weight_spread"] = nan
+        if weights is not None:
+            w = weights.detach().reshape(-1).double()
+            values["diag/weight_clean_mean"] = w[~self.corrupted].mean() if (~self.corrupted).any() else nan
+            values["diag/weight_corrupted_mean"] = w[self.corrupted].mean() if self.any_corrupted else nan
         if weights is not None and not self.method.weights_constant_by_design():
             # equal weights rank nothing: their AUROC (0.5 by ties) is left out, never reported
             spread = weight_spread(weights)
@@ -308,6 +385,7 @@ class RunLoop:
             extra={
                 "selection": selection, "recipe": asdict(self.recipe),
                 "method_params": self.method.params.model_dump(), "n_train": len(self.y_train),
+                "method_resolved": self.method.resolved_values(),
                 "n_val": len(self.y_val), "n_test": len(self.y_test), "train_phase_s": train_s,
                 "torch": torch.__version__,
             },

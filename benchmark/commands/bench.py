@@ -1,6 +1,8 @@
 """``discrimbench bench [--only NAME ...] [--quick] [--json]``: measure the speed figures of issue 7.
 
-Groups: ``engine`` (engine vs a plain loop; GCE, SuperLoss, DiscrimLoss, Co-teaching step vs CE),
+Groups: ``engine`` (engine vs a plain loop; GCE, SuperLoss, DiscrimLoss, Co-teaching step vs CE), ``scale``
+(each method's step time at N = 1e7 vs 1e3 and bytes of state per sample), ``run`` (a whole run vs a
+bare training loop),
 ``tracking`` (MLflow vs ``--tracking-uri none``), ``workers`` (``--workers 2`` vs 1), ``quick`` (the
 quick study's wall time and peak RSS) and ``gpu`` (WRN-28-10 on CUDA, else skipped). Every figure is
 printed with its target and PASS/FAIL; the exit code is 0 even when a target is missed (a measurement,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 HELP = "statistics, tables, figures and the HTML report of a finished study"
@@ -26,11 +27,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.errors import WRITE_ERRNOS, output_error
+    from benchmark.output_files import check_output_folder
     from benchmark.report import make_report  # heavy imports (matplotlib, scipy) only when chosen
+    from benchmark.report_io import resolve_study_dir
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    check_output_folder(args.out or resolve_study_dir(args.study) / "report")  # before the 30 s of work
     try:
-        out = make_report(args.study, formats=formats, references=args.reference, out=args.out)
+        out = make_report(
+            args.study, formats=formats, references=args.reference, out=args.out, progress=sys.stderr.isatty()
+        )
     except OSError as exc:
         if exc.errno not in WRITE_ERRNOS:
             raise

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from benchmark.config import load_study, preset_names
+from benchmark.config import PROTOCOL_NOTES, load_study, preset_names
 
 if TYPE_CHECKING:
     from benchmark.study import StudyPlan
@@ -33,12 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the resolved plan and write nothing")
     parser.add_argument("--no-report", action="store_true", help="skip the report at the end")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--protocol",
+        choices=("tuned", "paper-official", "both"),
+        help="tuned (fair tuning), paper-official (the authors' per-cell hyperparameters fixed, the paper's "
+        "selection rule; labelled in every output) or both side by side (default: the study's 'protocols')",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.study import plan_study
 
-    study = load_study(args.study, out=args.out)
+    chosen = getattr(args, "protocol", None)
+    protocols = None if chosen is None else (["tuned", "paper-official"] if chosen == "both" else [chosen])
+    study = load_study(args.study, out=args.out, protocols=protocols)
     plan = plan_study(study, storage=args.storage, tracking_uri=args.tracking_uri, workers=args.workers)
     if args.dry_run:
         print(describe_plan(plan))
@@ -99,6 +107,11 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
         f"{tu.prune_startup_trials} completed trials, nor before a trial's method schedules have run and "
         f"{tu.prune_warmup_fraction:g} of its epochs), training seed of trials {tu.seed}"
     )
+    if "paper-official" in cfg.protocols:
+        lines.append(
+            f"protocol paper-official: {PROTOCOL_NOTES['paper-official']}; selection {cfg.official_selection}"
+            + ("  <-- the epoch is picked on the TEST set" if cfg.official_selection == "test-oracle" else "")
+        )
     t = cfg.training
     lines.append(f"training: recipe {t.recipe_kind}, epochs {t.epochs or 'recipe'}, device {t.device}")
     for name, info in plan.study.datasets.items():
@@ -113,6 +126,10 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
     runs = 0
     for cell in plan.cells:
         space = ", ".join(f"{k}={v}" for k, v in sorted(cell.space.items())) or "(nothing searched: defaults)"
+        if cell.protocol == "paper-official":
+            space = "(nothing searched: " + (
+                "the official values)" if cell.official else "no official values published: paper defaults)"
+            )
         fixed = ", ".join(f"{k}={_shown(v)}" for k, v in sorted(cell.defaults.items()) if k not in cell.space)
         lines.append(f"  {cell.cell_id}: {cell.budget} trials + {len(seeds)} repeats; search {space}")
         lines.append(f"      fixed {fixed or '(nothing)'}")

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from benchmark.errors import StudyConfigError
+from benchmark.errors import OutputError, StudyConfigError, did_you_mean
+from benchmark.output_files import atomic_write, check_output_folder, rescue_folder
 from benchmark.runs import RunResult, RunSpec
 
 HELP = "train one run (dataset, noise, rate, method, seed) and print its metrics"
@@ -84,7 +85,7 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
         if prefix not in PREFIXES or not rest:
             raise StudyConfigError(
                 f"--set {name}: unknown prefix {prefix!r} (allowed: a method hyperparameter name, "
-                f"or {', '.join(p + '.NAME' for p in PREFIXES)})"
+                f"or {', '.join(p + '.NAME' for p in PREFIXES)}){did_you_mean(prefix, PREFIXES)}"
             )
         target = out[prefix]
         head, dot, leaf = rest.partition(".")
@@ -101,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise StudyConfigError(f"--epochs must be >= 1, got {args.epochs}")
     sets = parse_overrides(args.overrides)
+    if args.out:
+        check_output_folder(Path(args.out))  # before the data is loaded: a bad --out costs nothing
     spec = RunSpec(
         dataset=args.dataset,
         noise=args.noise,
@@ -118,8 +121,12 @@ def run(args: argparse.Namespace) -> int:
         data_root=args.data_root,
     )
     result = train_run(spec, selection=args.selection, progress=sys.stderr.isatty())
+    failure = None
     if args.out:
-        write_outputs(result, Path(args.out))
+        try:
+            write_outputs(result, Path(args.out))
+        except OutputError as exc:
+            failure = exc  # the result is printed first, so that it is never lost
     if args.json:
         print(json.dumps(result.to_json_dict()))
     else:
@@ -130,22 +137,39 @@ def run(args: argparse.Namespace) -> int:
 
         cell = f"{spec.dataset}/{spec.noise}/{spec.rate:g}/{spec.method} seed {spec.seed}"
         print(warning_text({cell: failures}, what="run"), file=sys.stderr)
+    if failure is not None:
+        sys.stdout.flush()
+        copy = rescue_folder("discrimbench-train-", lambda folder: write_outputs(result, folder))
+        where = f"a copy is in {copy}" if copy else "no copy could be written either"
+        raise OutputError(f"{failure}; the result is printed above and {where}")
     return 0 if result.status == "ok" else 1
 
 
 def write_outputs(result: RunResult, folder: Path) -> None:
-    """``result.json``, ``history.csv`` (one row per epoch) and ``sample_weights.npy`` (if any)."""
+    """``result.json``, ``history.csv`` (one row per epoch) and ``sample_weights.npy`` (if any), each
+    written atomically.
+
+    Raises:
+        OutputError: a file could not be written (the files written before it are complete).
+    """
     import numpy as np
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "result.json").write_text(json.dumps(result.to_json_dict(), indent=2) + "\n")
-    keys = list(result.history[0]) if result.history else ["epoch"]
-    with (folder / "history.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(result.history)
+    def history(tmp: Path) -> None:
+        keys = list(result.history[0]) if result.history else ["epoch"]
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(result.history)
+
+    def weights(tmp: Path) -> None:
+        with tmp.open("wb") as fh:  # np.save given a path would append ".npy" to the temporary name
+            np.save(fh, np.asarray(result.sample_weights))
+
+    text = json.dumps(result.to_json_dict(), indent=2) + "\n"
+    atomic_write(folder / "result.json", lambda tmp: tmp.write_text(text))
+    atomic_write(folder / "history.csv", history)
     if result.sample_weights is not None:
-        np.save(folder / "sample_weights.npy", np.asarray(result.sample_weights))
+        atomic_write(folder / "sample_weights.npy", weights)
 
 
 def summary_table(result: RunResult) -> str:

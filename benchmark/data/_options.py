@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.errors import DiscrimBenchError
+from benchmark.errors import DiscrimBenchError, did_you_mean
 
 
 def merge_options(
@@ -24,5 +24,8 @@ def merge_options(
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         allowed = ", ".join(sorted(defaults)) or "(none)"
-        raise error(f"{what} has no {word} {unknown[0]!r} (value {given[unknown[0]]!r}); allowed: {allowed}")
+        hint = did_you_mean(unknown[0], defaults)
+        raise error(
+            f"{what} has no {word} {unknown[0]!r} (value {given[unknown[0]]!r}); allowed: {allowed}{hint}"
+        )
     return {**defaults, **given}

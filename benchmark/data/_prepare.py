@@ -114,6 +114,7 @@ def _noise(
     rate: float,
     rng: np.random.Generator,
     params: Mapping[str, Any],
+    seed: int,
 ) -> NoiseResult:
     ctx = NoiseContext(
         task=adapter.task,
@@ -121,6 +122,7 @@ def _noise(
         x=_as_numpy_inputs(split.x) if gen.needs_inputs else None,
         shipped=None if shipped is None else shipped.numpy(),
         dataset=adapter.name,
+        seed=seed,
     )
     return gen.apply(split.y.numpy(), rate, rng, ctx, params)
 
@@ -168,12 +170,12 @@ def prepare(
 
     streams = seed_streams(seed)
     rng = streams.numpy("noise")
-    pool = _noise(gen, adapter, raw.train, raw.noisy_train_y, rate, rng, params)
+    pool = _noise(gen, adapter, raw.train, raw.noisy_train_y, rate, rng, params, seed)
     noisy_pool = torch.from_numpy(np.ascontiguousarray(pool.noisy))
     mask_pool = torch.from_numpy(pool.mask)
 
     if raw.val is not None:
-        val_res = _noise(gen, adapter, raw.val, raw.noisy_val_y, rate, rng, params)
+        val_res = _noise(gen, adapter, raw.val, raw.noisy_val_y, rate, rng, params, seed)
         all_train = np.arange(len(raw.train))
         train = _split(raw.train, all_train, noisy_pool)
         val = Split(raw.val.x, torch.from_numpy(np.ascontiguousarray(val_res.noisy)), raw.val.hardness)

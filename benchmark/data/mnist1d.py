@@ -49,7 +49,11 @@ class MNIST1D(DatasetAdapter):
         return (1, 40)
 
     def fast_recipe(self) -> Recipe:
-        return Recipe(model="cnn1d", optimizer="adam", lr=1e-3, momentum=0.0, weight_decay=0.0, epochs=20)
+        # docs/recipes.md: the MNIST-1D paper's Adam lr 1e-2 (lr 1e-3 left the CNN at 36-39 % in the quick
+        # study); batch 64 gives an epoch of >= 40 steps on the default 3,600 training samples.
+        return Recipe(
+            model="cnn1d", optimizer="adam", lr=1e-2, momentum=0.0, weight_decay=0.0, epochs=20, batch_size=64
+        )
 
     def load(self, root: Path, download: bool = False) -> RawData:
         from mnist1d.data import get_dataset_args, make_dataset

@@ -24,11 +24,20 @@ from benchmark.data._base import RawData, Recipe, Split
 from benchmark.data._files import first_existing, missing, read_idx
 from benchmark.data._restricted_pickle import load_numpy_pickle
 from benchmark.errors import DataCorruptError, DataMissingError
+from benchmark.output_files import check_output_folder
 from benchmark.registry import DATASETS
 
 __all__ = ["CIFAR10", "CIFAR100", "MNIST", "read_cifar"]
 
-_DOWNLOAD_HINT = "pass --download (torchvision fetches it) or place the official files there"
+
+def _download_hint(name: str, root: Path) -> str:
+    """How to get a torchvision dataset: the command that downloads it (``train`` and ``run`` never
+    download, so that a study cannot start a multi-gigabyte fetch by accident), or the official files."""
+    return (
+        f"fetch it once with `discrimbench data prepare {name} --download --data-root {root}` "
+        "(torchvision downloads it) or place the official files there"
+    )
+
 
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 CIFAR100_MEAN, CIFAR100_STD = (0.507, 0.487, 0.441), (0.267, 0.256, 0.276)
@@ -38,6 +47,7 @@ def _torchvision_download(name: str, location: Path) -> None:
     import torchvision.datasets as tvd
 
     cls = {"mnist": tvd.MNIST, "cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100}[name]
+    check_output_folder(location, flag="--data-root")  # before hundreds of megabytes are fetched
     try:
         for train in (True, False):
             cls(root=str(location), train=train, download=True)
@@ -102,7 +112,7 @@ class MNIST(DatasetAdapter):
             plain = self.raw_folder(root) / fname
             path = first_existing([plain, plain.with_name(fname + ".gz")])
             if path is None:
-                raise missing(self.name, f"file {fname}", plain, _DOWNLOAD_HINT)
+                raise missing(self.name, f"file {fname}", plain, _download_hint(self.name, root))
             arrays.append(read_idx(path))
         images, labels = arrays
         if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
@@ -194,7 +204,7 @@ class _CIFAR(DatasetAdapter):
             _torchvision_download(self.name, self.location(root))
         for path in self.required_files(root):
             if not path.exists():
-                raise missing(self.name, f"file {path.name}", path, _DOWNLOAD_HINT)
+                raise missing(self.name, f"file {path.name}", path, _download_hint(self.name, root))
         folder = self.folder(root)
         return RawData(
             train=read_cifar([folder / f for f in self.train_files], self.label_key),

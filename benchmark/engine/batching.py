@@ -112,9 +112,11 @@ class Inputs:
         """(idx, x) per training batch, augmented."""
         yield from self._iterate(batches, augment=True)
 
-    def eval_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(idx, x) over the split in index order, not augmented."""
-        order = torch.arange(self.n, device=self.device)
+    def eval_batches(
+        self, batch_size: int, rows: torch.Tensor | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(idx, x) over the split (or over ``rows``) in index order, not augmented."""
+        order = torch.arange(self.n, device=self.device) if rows is None else rows
         yield from self._iterate(list(torch.split(order, batch_size)), augment=False)
 
     def _iterate(

@@ -6,14 +6,19 @@ import math
 
 import torch
 
-__all__ = ["accuracy", "auroc", "hard_clean_mask", "mae"]
+__all__ = ["accuracy", "auroc", "hard_clean_mask", "label_accuracy", "mae"]
 
 
 def accuracy(output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Top-1 accuracy in % of (N, C) logits against (N,) int targets; NaN when N == 0. () float tensor."""
+    return label_accuracy(output.argmax(dim=1), targets)
+
+
+def label_accuracy(predicted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Accuracy in % of (N,) predicted classes against (N,) int targets; NaN when N == 0."""
     if targets.numel() == 0:
-        return torch.tensor(math.nan, device=output.device)
-    return (output.argmax(dim=1) == targets).float().mean() * 100.0
+        return torch.tensor(math.nan, device=predicted.device)
+    return (predicted == targets).float().mean() * 100.0
 
 
 def mae(output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

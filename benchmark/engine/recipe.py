@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchmark.data._base import Recipe
-from benchmark.errors import HyperparameterError
+from benchmark.errors import HyperparameterError, did_you_mean
 
 __all__ = ["CHOICES", "resolve_recipe"]
 
@@ -37,7 +37,9 @@ def resolve_recipe(base: Recipe, overrides: Mapping[str, Any], epochs: int | Non
     changes: dict[str, Any] = {}
     for key, value in overrides.items():
         if key not in names:
-            raise HyperparameterError(f"recipe.{key} is not a recipe field (allowed: {', '.join(names)})")
+            raise HyperparameterError(
+                f"recipe.{key} is not a recipe field (allowed: {', '.join(names)}){did_you_mean(key, names)}"
+            )
         if key in _TUPLES and isinstance(value, list | tuple):
             value = tuple(value)
         if key == "model_kwargs" and isinstance(value, Mapping):

@@ -5,6 +5,7 @@ and ``bench`` refuses unknown groups in one line. No timing is asserted (speed i
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,32 @@ def test_engine_benchmark_reports_every_target() -> None:
         engine.run_engine_benchmark(rounds=1)
 
 
+def test_scale_benchmark_reports_every_method_and_size() -> None:
+    scale = _load_script("scale")
+    res = scale.run_scale_benchmark(ns=(50, 3000), rounds=1, batch=16)
+    assert set(res["step_s"]) == set(res["ratios"]) == set(scale.METHOD_NAMES)
+    for name, times in res["step_s"].items():
+        assert set(times) == {50, 3000} and all(t > 0 for t in times.values()), name
+        assert res["ratios"][name] == times[3000] / times[50]
+    # bytes of per-sample state: DiscrimLoss's loss EMA, log σ, momentum and gradient sums; one float
+    # for SuperLoss's σ*, GCE's truncation weights and Co-teaching's selection record; none for CE
+    assert res["bytes_per_sample"] == {
+        "ce": 0.0, "gce": 4.0, "superloss": 4.0, "discrimloss": 16.0, "coteaching": 4.0
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="at least 1"):
+        scale.run_scale_benchmark(rounds=0)
+
+
+def test_whole_run_benchmark_times_every_method_against_the_bare_loop() -> None:
+    whole = _load_script("whole_run")
+    res = whole.run_whole_run_benchmark(epochs=1, repeats=1, methods=("ce", "coteaching"))
+    assert set(res["wall_s"]) == {"bare", "ce", "coteaching"}
+    assert res["ratios"] == {m: res["wall_s"][m] / res["wall_s"]["bare"] for m in ("ce", "coteaching")}
+    assert res["targets"] == {"ce": 1.15} and res["threads"] == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        whole.run_whole_run_benchmark(repeats=0)
+
+
 def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--only", "wokers"]) == 2
     err = capsys.readouterr().err
@@ -41,3 +68,46 @@ def test_the_ceiling_probe_trains_in_two_processes_started_together() -> None:
 
     rates = _probe(2, 0.3)
     assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), rates
+
+
+def test_phase_clock_counts_exclusive_time_per_phase() -> None:
+    """A nested call's time is its own phase's, not its caller's; the calls are restored afterwards."""
+    import time
+
+    from benchmark.phase_clock import PhaseClock
+
+    class Work:
+        def outer(self) -> None:
+            time.sleep(0.05)
+            self.inner()
+
+        def inner(self) -> None:
+            time.sleep(0.1)
+
+    clock = PhaseClock()
+    original = Work.inner
+    with clock.patched([(Work, "outer", "a"), (Work, "inner", "b")]):
+        Work().outer()
+        Work().inner()
+    assert Work.inner is original
+    assert clock.calls == {"a": 1, "b": 2}
+    assert 0.05 <= clock.seconds["a"] < 0.1  # the nested 0.1 s went to b
+    assert 0.2 <= clock.seconds["b"] < 0.3
+
+
+def test_quick_split_times_every_phase_of_a_real_study(tmp_path: Any) -> None:
+    """The split of ``bench --only quick`` on a one-cell study: the phases add up to the wall time."""
+    from benchmark.perf import quick_split
+
+    study = {
+        "name": "split-test", "datasets": {"digits": {}}, "noises": {"sym-excl": {"rates": [0.4]}},
+        "methods": ["ce"], "seeds": [1],
+        "tuning": {"n_trials": 1, "sampler_seed": 0, "pruner": "median", "selection": "noisy-val"},
+        "training": {"epochs": 1, "device": "cpu", "threads": 1, "recipe_kind": "fast"},
+    }  # fmt: skip
+    res = quick_split(study)
+    sec = res["seconds"]
+    assert res["runs"] == 2 and res["calls"]["training"] == 2  # one trial and one repeat
+    assert {"training", "tuning storage", "tracking", "report", "data preparation", "other"} <= set(sec)
+    assert sum(sec.values()) == pytest.approx(res["total_s"])
+    assert all(v > 0 for k, v in sec.items() if k != "other"), sec

@@ -85,10 +85,23 @@ def test_sample_weights_record_the_fraction_of_networks_that_kept_each_sample() 
     np.testing.assert_array_equal(method.sample_weights().numpy(), expected)
 
 
-def test_forget_rate_defaults() -> None:
-    assert build("coteaching", make_ctx(noise_rate=0.45)).forget_rate == 0.45
-    assert build("coteaching", make_ctx(noise_rate=None)).forget_rate == 0.2
-    assert build("coteaching", make_ctx(noise_rate=0.45), forget_rate=0.3).forget_rate == 0.3
+def test_forget_rate_defaults_and_sources() -> None:
+    def used(ctx: object, **params: object) -> dict[str, object]:
+        return build("coteaching", ctx, **params).resolved_values()
+
+    ctx = make_ctx(noise_rate=0.4, realised_noise_rate=0.36)  # permute-block at 0.4 on 10 classes
+    assert used(ctx) == {"forget_rate_used": 0.4, "forget_rate_source": "nominal"}
+    assert used(ctx, forget_rate="nominal") == {"forget_rate_used": 0.4, "forget_rate_source": "nominal"}
+    assert used(ctx, forget_rate="realised") == {"forget_rate_used": 0.36, "forget_rate_source": "realised"}
+    assert used(ctx, forget_rate=0.3) == {"forget_rate_used": 0.3, "forget_rate_source": "fixed"}
+    assert used(make_ctx(noise_rate=None)) == {"forget_rate_used": 0.2, "forget_rate_source": "default"}
+    assert build("coteaching", ctx, forget_rate="realised").keep_rate(20) == pytest.approx(1 - 0.36)
+    with pytest.raises(HyperparameterError, match="forget_rate='realised' needs the realised noise rate"):
+        build("coteaching", make_ctx(), forget_rate="realised")
+    with pytest.raises(
+        HyperparameterError, match=r"^coteaching\.forget_rate='real': Input should be a number"
+    ):
+        build("coteaching", make_ctx(), forget_rate="real")
 
 
 @pytest.mark.parametrize(
@@ -103,6 +116,6 @@ def test_bad_forget_rate_is_refused(rate: float, message: str) -> None:
 
 def test_noise_rate_of_one_cannot_be_the_forget_rate() -> None:
     with pytest.raises(
-        HyperparameterError, match=r"coteaching\.forget_rate=None takes the noise rate 1\.0.*< 1"
+        HyperparameterError, match=r"coteaching\.forget_rate=None takes the nominal rate 1\.0.*< 1"
     ):
         build("coteaching", make_ctx(noise_rate=1.0))

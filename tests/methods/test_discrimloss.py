@@ -8,7 +8,10 @@ gradient ∂J/∂θ = (1/|B|)·Σ ES·[(1−β)/(1−β^(e+1))]·(1/σ_i)·∂�
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import math
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -229,15 +232,7 @@ def test_schedules() -> None:
 
 def test_defaults_presets_and_search_space() -> None:
     paper = DiscrimLoss.make_params(DiscrimLoss.presets()["paper"])
-    assert (paper.clamp_min, paper.lr_inst_param, paper.sup_eps, paper.a, paper.p, paper.q) == (
-        0.07855,
-        2.609,
-        3,
-        0.2739,
-        0.5441,
-        60,
-    )
-    assert (paper.wd_inst_param, paper.es_type, paper.k_mode) == (0.0, "linear", "ema")
+    assert (paper.es_type, paper.k_mode, paper.clamp_space) == ("linear", "ema", "log")
     assert build("discrimloss", make_ctx(epochs=20)).q == 10.0  # q=None → round(0.5·E)
     assert DiscrimLoss.search_space(make_ctx(epochs=20))["q"] == IntRange(2, 18)  # the paper's MNIST range
     assert DiscrimLoss.search_space(make_ctx(epochs=200))["q"] == IntRange(20, 180)
@@ -256,7 +251,10 @@ def test_defaults_presets_and_search_space() -> None:
         ({"sup_eps": -1}, r"^discrimloss\.sup_eps=-1: Input should be greater than or equal to 0"),
         ({"lr_inst_param": 0}, r"^discrimloss\.lr_inst_param=0: Input should be greater than 0"),
         ({"k_mode": "median"}, r"^discrimloss\.k_mode='median': .*'ema', 'fixed' or 'global-average'"),
-        ({"sigma_min": 1.0}, r"^discrimloss\.sigma_min is not a hyperparameter of discrimloss$"),
+        (
+            {"sigma_min": 1.0},
+            r"^discrimloss\.sigma_min is not a hyperparameter of discrimloss; did you mean 'clamp_min'\?$",
+        ),
     ],
 )
 def test_bad_hyperparameters_name_the_parameter_and_range(params: dict[str, Any], pattern: str) -> None:
@@ -284,3 +282,26 @@ def test_regression_uses_smooth_l1_from_the_context(float64_default: None) -> No
     expected = F.smooth_l1_loss(model(data.x[idx]).squeeze(1), data.y[idx], reduction="none", beta=1.0)
     torch.testing.assert_close(step.task_loss[0], expected.detach())
     assert step.per_sample.shape == (1, BATCH)
+
+
+def _official_row(dataset: str, rate: str) -> dict[str, str]:
+    text = (resources.files("benchmark") / "presets" / "official-discrimloss-params.csv").read_text()
+    (row,) = [r for r in csv.DictReader(io.StringIO(text)) if (r["dataset"], r["rate"]) == (dataset, rate)]
+    return row
+
+
+@pytest.mark.parametrize(
+    ("preset", "dataset", "rates"),
+    [("paper", "CIFAR-10", ("0.20", "0.40", "0.60")), ("cifar-a", "CIFAR-10", ("0.0", "0.80"))],
+)
+def test_cifar_presets_equal_the_official_values_exactly(preset: str, dataset: str, rates: tuple) -> None:
+    """Configuration C (CIFAR-10 20-60 %) and A (0 and 80 %), compared with the official
+    hy_best_params.json values (the packaged CSV) by float equality, not to four figures."""
+    params = DiscrimLoss.make_params(DiscrimLoss.presets()[preset])
+    for rate in rates:
+        row = _official_row(dataset, rate)
+        for column, name in (("clamp_min", "clamp_min"), ("lr_inst_param", "lr_inst_param"), ("a", "a"),
+                             ("p", "p"), ("wd_inst_param", "wd_inst_param")):  # fmt: skip
+            assert getattr(params, name) == float(row[column]), (preset, rate, name)
+        assert (params.sup_eps, params.q) == (int(row["sup_eps"]), float(row["q"]))
+    assert params.lr_inst_param != round(params.lr_inst_param, 3)  # not the four-figure value

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from _method_harness import N_CLASSES, N_TRAIN, build, make_ctx, tiny_data, tiny_models, train
 
 from benchmark.errors import HyperparameterError
+from benchmark.registry import METHODS
 
 
 def _logits_and_p_y() -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
@@ -58,10 +59,46 @@ def test_regression_is_refused() -> None:
         build("gce", make_ctx("regression"))
 
 
-def test_pruning_schedule() -> None:
-    method = build("gce", make_ctx(), truncated=True)  # official 40 / 10
-    assert [e for e in range(80) if method.is_pruning_epoch(e)] == [40, 50, 60, 70]
-    assert not any(build("gce", make_ctx()).is_pruning_epoch(e) for e in range(80))
+def _pruning_epochs(**params: object) -> list[int]:
+    method = build("gce", make_ctx(), **params)
+    return [e for e in range(80) if method.is_pruning_epoch(e)]
+
+
+def test_pruning_schedule_official_and_paper() -> None:
+    """AlanChou's train(epoch) prunes when (epoch+1) >= start_prune and (epoch+1) % 10 == 0: with
+    start_prune 40 (CIFAR-10) before 0-based epochs 39, 49, ...; with 80 (CIFAR-100) before 79. The
+    "paper" reading starts at 0-based epoch 40."""
+    assert _pruning_epochs(truncated=True) == [39, 49, 59, 69, 79]  # the defaults are the reference's
+    assert _pruning_epochs(truncated=True, prune_start=80) == [79]
+    assert _pruning_epochs(truncated=True, prune_start=45) == [49, 59, 69, 79]
+    assert _pruning_epochs(truncated=True, prune_schedule="paper") == [40, 50, 60, 70]
+    assert _pruning_epochs(truncated=True, prune_schedule="paper", prune_start=45) == [45, 55, 65, 75]
+    assert _pruning_epochs() == []
+    for params in (
+        {},
+        {"prune_start": 45},
+        {"prune_start": 0, "prune_every": 3},
+        {"prune_schedule": "paper"},
+    ):
+        method = build("gce", make_ctx(), truncated=True, **params)
+        first = next(e for e in range(200) if method.is_pruning_epoch(e))
+        assert method.first_pruning_epoch() == first
+        assert method.schedule_epochs() == {"first_pruning": float(first)}
+
+
+def test_truncated_presets() -> None:
+    presets = METHODS.get("gce").presets()
+    official = build("gce", make_ctx(), **presets["truncated"])
+    assert (official.p.prune_schedule, official.p.prune_inputs, official.p.prune_model) == (
+        "official", "augmented", "best",
+    )  # fmt: skip
+    assert official.keeps_best_checkpoint
+    earlier = build("gce", make_ctx(), **presets["truncated-current"])
+    assert (earlier.p.prune_schedule, earlier.p.prune_inputs, earlier.p.prune_model) == (
+        "paper", "plain", "current",
+    )  # fmt: skip
+    assert not earlier.keeps_best_checkpoint
+    assert not build("gce", make_ctx()).keeps_best_checkpoint  # untruncated GCE never prunes
 
 
 def test_truncated_weights_and_loss(float64_default: None) -> None:
@@ -70,7 +107,7 @@ def test_truncated_weights_and_loss(float64_default: None) -> None:
     q, k = 0.7, 0.5
     data = tiny_data()
     models = tiny_models(1, N_CLASSES)
-    method = build("gce", make_ctx(), truncated=True, prune_start=2, prune_every=1)
+    method = build("gce", make_ctx(), truncated=True, prune_start=2, prune_every=1, prune_schedule="paper")
     train(method, models, data, epochs=[0, 1])
     assert torch.equal(method.sample_weights(), torch.ones(N_TRAIN))
     idx = torch.arange(N_TRAIN)
@@ -82,7 +119,7 @@ def test_truncated_weights_and_loss(float64_default: None) -> None:
         rtol=1e-14,
     )
 
-    method.on_epoch_start(2, lambda: ([models[0](data.x).detach()], data.y))
+    method.on_epoch_start(2, lambda **_: ([models[0](data.x).detach()], data.y))
     p_y = torch.softmax(logits, 1)[idx, data.y].numpy()
     lq, lq_k = (1 - p_y**q) / q, (1 - k**q) / q
     expected_w = (lq < lq_k).astype(float)

@@ -86,3 +86,38 @@ def study_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "study"
     folder.mkdir()
     return _write(folder)
+
+
+def make_big_results(study: str = "big") -> pd.DataFrame:
+    """A study as wide and long as a real one: 2 datasets × 2 noises × 3 rates × 5 methods × 3 seeds
+    (60 cells: a 60-row per-cell table and 96 paired rows), values from a seeded generator."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for dataset in ("mnist1d", "digitsum"):
+        for noise in ("permute-block", "sym-excl"):
+            for rate in (0.2, 0.4, 0.6):
+                for k, method in enumerate(("ce", "gce", "superloss", "coteaching", "discrimloss")):
+                    for seed in (1, 2, 3):
+                        v = 90 - 40 * rate + k + float(rng.normal())
+                        row = dict.fromkeys(RESULT_COLUMNS, "")
+                        row.update(
+                            study=study, dataset=dataset, noise=noise, rate=rate, method=method, seed=seed,
+                            selection="noisy-val", metric="acc", higher_is_better=True, test_last=v - 1,
+                            test_best_val=v, test_oracle=v + 1, val_best=v, best_val_epoch=5,
+                            realised_rate=rate * 0.9, status="ok", epochs=20, n_trials=8, params="{}",
+                            noisy_labels_sha256=f"{dataset}{noise}{rate}{seed}", wall_time_s=1.0, model="mlp",
+                        )  # fmt: skip
+                        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def big_study_dir(tmp_path: Path) -> Path:
+    """A study folder with a 60-cell results.csv and a study.json."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    make_big_results().to_csv(folder / "results.csv", index=False)
+    (folder / "study.json").write_text(json.dumps({"name": "big"}), encoding="utf-8")
+    return folder

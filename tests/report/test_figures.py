@@ -13,8 +13,11 @@ from benchmark import figures, stats
 from benchmark.report_tables import cell_summary, rank_scores
 
 
-def _legend(ax) -> list[str]:  # type: ignore[no-untyped-def]
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+def _legend(fig) -> list[str]:  # type: ignore[no-untyped-def]
+    """The figure's one legend (outside the panels: no panel has a legend of its own)."""
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    return [t.get_text() for t in legend.get_texts()]
 
 
 def test_method_colours_are_stable_and_colour_blind_safe() -> None:
@@ -33,7 +36,7 @@ def test_metric_vs_rate(results_df: pd.DataFrame, tmp_path: Path) -> None:
     (ax,) = fig.axes
     assert ax.get_xlabel() == "noise rate (nominal)" and ax.get_ylabel() == "test acc (best-val epoch)"
     assert ax.get_title() == "mnist / permute-block"
-    assert sorted(_legend(ax)) == ["ce", "discrimloss", "gce"]
+    assert sorted(_legend(fig)) == ["ce", "discrimloss", "gce"]
     line = next(ln for ln in ax.lines if ln.get_label() == "discrimloss")
     np.testing.assert_allclose(line.get_xdata(), [0.2, 0.4])
     np.testing.assert_allclose(line.get_ydata(), [98.0, 96.0])
@@ -43,13 +46,22 @@ def test_metric_vs_rate(results_df: pd.DataFrame, tmp_path: Path) -> None:
     assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
 
 
-def test_cd_diagram(results_df: pd.DataFrame) -> None:
+def test_cd_diagram_axis_covers_every_rank_with_table_labels(results_df: pd.DataFrame) -> None:
     analysis = stats.rank_analysis(rank_scores(results_df))
     fig = figures.cd_diagram(analysis.ranks, analysis.pairwise_p)
-    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    for method in ("ce", "gce", "discrimloss"):
-        assert method in texts
-    assert "Average rank" in fig.axes[0].get_title()
+    ax = fig.axes[0]
+    k = len(analysis.ranks)
+    assert list(ax.get_xticks()) == list(range(1, k + 1))  # 1..k, not only the observed ranks
+    lo, hi = ax.get_xlim()
+    assert lo < 1 and hi > k
+    assert ax.xaxis.get_major_ticks()[0].label2.get_fontsize() >= 10  # readable ticks (on top)
+    texts = {t.get_text() for t in ax.texts}
+    for method, rank in analysis.ranks.items():  # as the ranks table prints them: two decimals
+        assert any(method in t and f"{rank:.2f}" in t for t in texts), (method, texts)
+    for text in ax.texts:  # labels beyond the ends of the axis, never over the rank markers
+        if any(m in text.get_text() for m in analysis.ranks.index):
+            assert text.get_position()[0] < 1 or text.get_position()[0] > k
+    assert "Average rank" in ax.get_title()
 
 
 def test_weight_groups_and_distribution_figure() -> None:
@@ -79,27 +91,74 @@ def _histories() -> pd.DataFrame:
             for epoch in range(3):
                 rows.append(
                     {"method": method, "seed": seed, "epoch": epoch, "memo/noisy_acc": slope * epoch + seed,
-                     "diag/auroc_noisy_clean": 0.5 + 0.1 * epoch, "diag/auroc_noisy_hard": 0.5}
+                     "memo/true_acc": 50.0 - slope * epoch - seed, "memo/clean_acc": 60.0 + epoch,
+                     "diag/auroc_noisy_clean": 0.5 + 0.1 * epoch, "diag/auroc_noisy_hard": 0.5,
+                     "diag/weight_clean_mean": 1.0 + epoch * seed,
+                     "diag/weight_corrupted_mean": 1.0 - 0.1 * epoch}
                 )  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def test_memorisation_and_auroc_curves() -> None:
-    fig = figures.memorisation_curves(_histories())
-    (ax,) = fig.axes
-    assert _legend(ax) == ["ce", "discrimloss"] and ax.get_xlabel() == "epoch"
-    np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.5, 11.5, 21.5])  # mean over the two seeds
+def _line(ax, label: str):  # type: ignore[no-untyped-def]
+    return next(ln for ln in ax.lines if ln.get_label() == label)
+
+
+def test_memorisation_figure_data_true_noisy_and_clean() -> None:
+    """Corrupted samples on their true and noisy labels beside the clean samples, per method."""
+    hist = _histories()
+    data = figures.group_curves(hist, figures.MEMO_SERIES)
+    ce = data[data["method"] == "ce"].set_index(["key", "epoch"])
+    # mean over seeds 1, 2 (hand-computed from the formulas above) and the seeds' range
+    assert ce.loc[("memo/noisy_acc", 2), "mean"] == 21.5 and ce.loc[("memo/noisy_acc", 2), "high"] == 22.0
+    assert ce.loc[("memo/true_acc", 1), "mean"] == 38.5 and ce.loc[("memo/true_acc", 1), "low"] == 38.0
+    assert ce.loc[("memo/clean_acc", 0), "mean"] == 60.0
+    fig = figures.memorisation_curves(hist)
+    ax_ce, ax_dl = fig.axes
+    assert (ax_ce.get_title(), ax_dl.get_title()) == ("ce", "discrimloss")
+    labels = ["corrupted samples, true labels", "corrupted samples, noisy labels", "clean samples"]
+    assert [ln.get_label() for ln in ax_dl.lines] == labels and _legend(fig) == labels
+    np.testing.assert_allclose(_line(ax_dl, labels[0]).get_ydata(), [48.5, 46.5, 44.5])
+    np.testing.assert_allclose(_line(ax_dl, labels[1]).get_ydata(), [1.5, 3.5, 5.5])
+    np.testing.assert_allclose(_line(ax_dl, labels[2]).get_ydata(), [60.0, 61.0, 62.0])
+    assert ax_ce.get_ylabel() == "training accuracy (%)" and ax_ce.get_xlabel() == "epoch"
+
+
+def test_weight_evolution_clean_versus_corrupted() -> None:
+    fig = figures.weight_evolution(_histories())
+    ax = fig.axes[1]
+    assert ax.get_title() == "discrimloss" and ax.get_ylabel() == "mean per-sample weight"
+    np.testing.assert_allclose(_line(ax, "clean samples").get_ydata(), [1.0, 2.5, 4.0])  # 1 + e·s, s = 1, 2
+    np.testing.assert_allclose(_line(ax, "corrupted samples").get_ydata(), [1.0, 0.9, 0.8])
+
+
+def test_auroc_curves_have_integer_epochs() -> None:
     fig = figures.auroc_curves(_histories())
     assert [a.get_ylabel() for a in fig.axes] == ["AUROC corrupted vs clean", "AUROC corrupted vs clean-hard"]
-    assert all(len(a.lines) == 2 for a in fig.axes)
+    assert all(len(a.lines) == 2 for a in fig.axes) and _legend(fig) == ["ce", "discrimloss"]
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in fig.axes[0].get_xticks())
 
 
 def test_tuning_curves_and_importances() -> None:
-    fig = figures.tuning_curves({"ce": [0.3, 0.9, 0.5], "gce": [0.6]})
+    fig = figures.tuning_curves({"ce": [0.3, 0.9, 0.5], "gce": [0.3, 0.9, 0.5], "mine": [0.6]})
     (ax,) = fig.axes
-    assert ax.get_xlabel() == "number of trials" and _legend(ax) == ["ce", "gce"]
+    assert ax.get_xlabel() == "number of trials" and _legend(fig) == ["ce", "gce", "mine"]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), stats.expected_max_curve([0.3, 0.9, 0.5]))
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # whole trials only
+    ce, gce, _ = ax.lines  # identical curves stay distinguishable: own style and marker, see-through
+    assert (ce.get_linestyle(), ce.get_marker()) != (gce.get_linestyle(), gce.get_marker())
+    assert ce.get_alpha() < 1 and gce.get_alpha() < 1
     fig = figures.param_importances({"gce": {"q": 0.8, "k": 0.2}})
     (ax,) = fig.axes
     assert [p.get_width() for p in ax.patches] == pytest.approx([0.2, 0.8])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["k", "q"]
+
+
+def test_weight_evolution_leaves_out_constant_weights() -> None:
+    hist = _histories()
+    gce = hist[hist["method"] == "ce"].assign(method="gce")
+    gce["diag/weight_clean_mean"] = gce["diag/weight_corrupted_mean"] = 1.0  # untruncated GCE: all ones
+    fig = figures.weight_evolution(pd.concat([hist, gce]))
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["ce", "discrimloss"]
+    assert "gce" in fig.get_supxlabel()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,12 +18,14 @@ def test_cli_report_writes_every_format(study_dir: Path, capsys: pytest.CaptureF
     out = study_dir / "report"
     assert f"report written to {out}" in capsys.readouterr().out
     md = (out / "report.md").read_text(encoding="utf-8")
+    assert md.index("## Headline") < md.index("Headline results") < md.index("Results per cell")
+    assert md.index("metric_vs_rate_test_best_val.png") < md.index("Headline results")
     for needle in ("Results per cell", "Paired comparisons", "Average ranks", "Reproduced versus reported",
                    "not independent", "ORACLE (selected on test)", "no MLflow store"):  # fmt: skip
         assert needle in md
     assert "coteaching_readme" not in md  # only the chosen reference file
     tex = (out / "tables.tex").read_text(encoding="utf-8")
-    assert tex.count(r"\begin{table}") == 5 and r"\toprule" in tex
+    assert tex.count(r"\begin{table}") == 6 and r"\toprule" in tex
     for name in ("metric_vs_rate_test_best_val", "metric_vs_rate_test_last", "cd_diagram"):
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.pdf").is_file()
     assert (out / "summary.csv").is_file() and (out / "paired.csv").is_file()
@@ -64,47 +64,63 @@ def test_non_numeric_metric_names_row(study_dir: Path) -> None:
         make_report(study_dir, formats=("md",))
 
 
-def _chromium() -> str | None:
+def _chromium() -> str:
     path = os.environ.get("DISCRIMBENCH_CHROMIUM", "/usr/bin/chromium")
-    return path if shutil.which(path) else None
+    if shutil.which(path) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium not found (set DISCRIMBENCH_CHROMIUM); the HTML test must run in CI")
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    return path
+
+
+# Every <img> with its load state and natural size, and the tables by their data-table key.
+_IMAGES = "[...document.images].map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+_TABLES = "[...document.querySelectorAll('table')].map(t => [t.dataset.table || '', t.rows.length])"
 
 
 @pytest.mark.browser
 def test_html_report_renders_in_headless_chromium(study_dir: Path, tmp_path: Path) -> None:
-    chromium = _chromium()
-    if chromium is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium not found (set DISCRIMBENCH_CHROMIUM); the HTML test must run in CI")
-        pytest.skip("Chromium not installed")
+    from chromium_cdp import Chromium  # tests/report is on sys.path (rootdir conftest)
+
     out = make_report(study_dir, formats=("html",), references=["discrimloss_internal_notes"])
     page = out / "report.html"
     assert not (out / "report.md").exists()
-    flags = [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
-    ]  # fmt: skip
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    assert "<h1>DiscrimBench report: fixture</h1>" in dom
-    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', dom)) == 3
-    assert 'data-table="summary"' in dom and 'data-table="reference"' in dom
-    assert "total_s" in dom and "discrimbench" in dom  # study.json timings / versions
-    shot = tmp_path / "shot.png"
-    subprocess.run(
-        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
-        capture_output=True, timeout=120, check=True,
-    )  # fmt: skip
-    from PIL import Image
+    with Chromium(_chromium(), tmp_path / "profile") as browser:
+        session = browser.open_page(page.as_uri(), offline=True)
+        images = browser.evaluate(session, _IMAGES)
+        tables = dict(browser.evaluate(session, _TABLES))
+        headings = browser.evaluate(session, "[...document.querySelectorAll('h2')].map(h => h.textContent)")
+        title = browser.evaluate(session, "document.querySelector('h1').textContent")
+        text = browser.evaluate(session, "document.body.textContent")  # closed <details> too
+        errors, requests = browser.errors(), browser.requests()
+    assert title == "DiscrimBench report: fixture"
+    assert len(images) == 3 and all(done and w > 0 and h > 0 for _, done, w, h in images), images
+    assert errors == []
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests  # nothing from the network
+    assert tables["headline"] == 3 and tables["summary"] == 7 and "reference" in tables and "ranks" in tables
+    assert headings[:2] == ["Headline", "Ranks across cells"]  # the headline first (no health rows here)
+    assert "total_s" in text and "discrimbench" in text  # study.json timings / versions
 
-    with Image.open(shot) as img:
-        assert img.size == (1200, 900)
-        low, high = img.convert("L").getextrema()
-        assert high - low > 100  # text and figures drawn, not a blank page
+
+@pytest.mark.browser
+def test_browser_check_sees_broken_images_errors_and_requests(tmp_path: Path) -> None:
+    """The checks above can fail: a page with a broken image, a console error and a remote request."""
+    from chromium_cdp import Chromium  # tests/report is on sys.path (rootdir conftest)
+
+    page = tmp_path / "bad.html"
+    page.write_text(
+        '<!DOCTYPE html><html><body><img alt="missing" src="missing.png">'
+        '<img alt="remote" src="http://example.invalid/x.png"><script>console.error("boom")</script>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    with Chromium(_chromium(), tmp_path / "profile") as browser:
+        session = browser.open_page(page.as_uri(), offline=True)
+        images = browser.evaluate(session, _IMAGES)
+        errors, requests = browser.errors(), browser.requests()
+    assert [w for _, _, w, _ in images] == [0, 0]
+    assert "boom" in errors
+    assert "http://example.invalid/x.png" in requests
 
 
 def test_store_locations_from_study_json(tmp_path: Path) -> None:

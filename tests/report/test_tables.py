@@ -11,7 +11,13 @@ from scipy import stats as sps
 from benchmark import stats
 from benchmark.report_reference import compare_references, load_references, reference_tables
 from benchmark.report_render import to_html, to_latex, to_markdown
-from benchmark.report_tables import cell_summary, paired_comparisons, rank_table, summary_table
+from benchmark.report_tables import (
+    cell_summary,
+    headline_table,
+    paired_comparisons,
+    rank_table,
+    summary_table,
+)
 
 SEEDS = list(range(1, 8))  # as in conftest.py
 
@@ -132,7 +138,7 @@ def test_unknown_reference_name_is_one_clear_error() -> None:
 def test_renderers(results_df: pd.DataFrame) -> None:
     table = summary_table(cell_summary(results_df), results_df)
     tex = to_latex(table)
-    assert all(k in tex for k in (r"\toprule", r"\midrule", r"\bottomrule", r"\textbf{", r"$\pm$", r"\%" * 0))
+    assert all(k in tex for k in (r"\toprule", r"\midrule", r"\bottomrule", r"\textbf{", r"\ensuremath{\pm}"))
     assert "permute-block" in tex and "_" not in tex.replace(r"\_", "")
     md = to_markdown(table)
     assert md.count("**") == 2 * sum(c.bold for row in table.rows for c in row)
@@ -151,3 +157,16 @@ def test_mae_groups_are_lower_is_better() -> None:
     summary = cell_summary(pd.DataFrame(rows))
     assert _row(summary, 0.2, "discrimloss")["test_best_val_mark"] == "best"
     assert math.isnan(_row(summary, 0.2, "ce")["test_best_val_std"]) is False
+
+
+def test_headline_table_paper_layout(results_df: pd.DataFrame) -> None:
+    table = headline_table(cell_summary(results_df), results_df)
+    assert table.header == ["dataset", "rate", "ce", "gce", "discrimloss"]  # one noise: no noise column
+    assert [c.text for c in table.column("rate")] == ["0.2", "0.4"]
+    dl = table.column("discrimloss")
+    mean = sum(97.0 + s / 4 for s in SEEDS) / 7
+    std = pd.Series([97.0 + s / 4 for s in SEEDS]).std()
+    assert dl[0].text == f"{mean:.2f} ± {std:.2f}" and dl[0].bold
+    assert table.column("gce")[0].text.endswith(" ≈") and not table.column("gce")[0].bold  # not sig. worse
+    assert not table.column("ce")[0].text.endswith("≈")  # significantly worse: no mark
+    assert table.rows[0][0].text == "mnist (acc ↑)"

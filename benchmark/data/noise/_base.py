@@ -40,6 +40,7 @@ class NoiseContext:
         x: (N, ...) training inputs as a numpy array (only for generators with ``needs_inputs``).
         shipped: (N,) noisy targets shipped with the dataset (for ``real``), or None.
         dataset: dataset name (for messages).
+        seed: the run seed (only ``rng: official`` reads it, to replay a reference's seeding).
     """
 
     task: Task
@@ -47,6 +48,7 @@ class NoiseContext:
     x: np.ndarray | None = None
     shipped: np.ndarray | None = None
     dataset: str = ""
+    seed: int | None = None
 
 
 NoiseFn = Callable[..., NoiseResult]

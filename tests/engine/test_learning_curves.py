@@ -1,0 +1,50 @@
+"""The method-neutral rule of ``benchmarks/learning_curves.py`` (docs/recipes.md): the plateau check, the
+schedule check, and the weight AUROC left out for constant weights; plus one real clean-data curve."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmark.perf import _load_script
+from benchmark.runs import RunResult, RunSpec
+
+lc = _load_script("learning_curves")
+
+
+def test_plateau_gain_compares_the_best_running_means_of_the_two_halves() -> None:
+    # 3-epoch running means: [10, 15, 20, 36.7, 50, 60]; best of each half 20 / 60 → +40 points
+    assert lc.plateau_gain([10, 20, 30, 60, 60, 60], "acc") == pytest.approx(40.0)
+    assert lc.plateau_gain([90, 90, 90, 90, 90, 90], "acc") == 0.0
+    # MAE: relative improvement of the lowest running mean, [10, 10, 10] → [8, 6, 4]: (10 − 4)/10
+    assert lc.plateau_gain([10, 10, 10, 4, 4, 4], "mae") == pytest.approx(0.6)
+
+
+def test_schedule_ends_by_mid_run() -> None:
+    assert not lc.schedule_ends("coteaching", {"num_gradual": 10}, 19)  # ramp ends at 10 > 9
+    assert lc.schedule_ends("coteaching", {"num_gradual": 10}, 20)
+    assert not lc.schedule_ends("discrimloss", {"sup_eps": 3, "q": None}, 5)  # ES lasts 3 > 2 epochs
+    assert lc.schedule_ends("discrimloss", {"sup_eps": 3, "q": None}, 20)
+    assert not lc.schedule_ends("discrimloss", {"sup_eps": 3, "q": 60}, 20)  # γ would switch after the end
+    assert not lc.schedule_ends("gce", {"truncated": True, "prune_start": 40}, 40)
+    assert lc.schedule_ends("gce", {"truncated": False}, 20)
+
+
+def _result(weights: np.ndarray | None, auroc: float) -> RunResult:
+    spec = RunSpec(dataset="digits", noise="sym-excl", rate=0.4, method="gce", seed=1)
+    return RunResult(spec, "ok", "acc", True, sample_weights=weights, auroc_noisy_clean=auroc)
+
+
+def test_weight_auroc_is_left_out_for_constant_weights() -> None:
+    assert math.isnan(lc.weight_auroc(_result(None, math.nan)))
+    assert math.isnan(lc.weight_auroc(_result(np.ones(5), 0.5)))
+    assert lc.weight_auroc(_result(np.array([1.0, 0.2, 1.0]), 0.75)) == 0.75
+
+
+def test_clean_curve_logs_the_clean_training_metric_per_epoch() -> None:
+    c = lc.clean_curve("synthetic-hard", "ce", epochs=2)
+    assert c["metric"] == "acc" and c["status"] == "ok"
+    assert len(c["train"]) == len(c["val"]) == 2
+    assert all(0.0 <= v <= 100.0 for v in c["train"])
