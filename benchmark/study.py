@@ -37,8 +37,8 @@ from optuna.trial import TrialState
 
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError, output_error
-from benchmark.preflight import preflight
 from benchmark.health import cell_health, tuning_failures
+from benchmark.preflight import preflight
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
 from benchmark.tracking import (
     OWNER_TAG,
