@@ -16,7 +16,9 @@ import pytest
 import yaml
 
 from benchmark.config import load_study
+from benchmark.data._adapter import DATA_ENV
 from benchmark.report_reference import compare_references
+from tests.data.fixtures import write_cifar10
 
 OFFICIAL_KEYS = ("clamp_min", "lr_inst_param", "a", "p", "q", "wd_inst_param")
 
@@ -49,7 +51,9 @@ def test_paper_mnist_official_cells_fix_the_csv_values_and_the_test_rule() -> No
     assert {c.protocol for c in load_study("paper-mnist").cells} == {"tuned"}  # the default
 
 
-def test_dry_run_shows_the_official_plan(cli) -> None:
+def test_dry_run_shows_the_official_plan(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_cifar10(tmp_path)  # the dry run checks that the data is there, as the real run does
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
     code, out, err = cli("run", "paper-cifar10", "--protocol", "paper-official", "--dry-run")
     assert code == 0, err
     assert (
