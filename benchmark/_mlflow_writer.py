@@ -24,10 +24,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from benchmark.tracking import OWNER_TAG, REPLACES_TAG, UNIT_TAG
+
 T = TypeVar("T")
+
 _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tags of them)
-# MLflow 3's UI opens an experiment on its GenAI "Traces" view unless the experiment is tagged as model
-# development, which opens the runs table (and the UI's ?workflowType=machine_learning does the same).
+# The tag MLflow 3's UI code reads to open an experiment on its runs table rather than the GenAI views when
+# its mode toggle is disabled; with the toggle (3.17) the URL ?workflowType=machine_learning does (README).
 RUNS_VIEW_TAG = ("mlflow.experimentKind", "custom_model_development")
 
 
@@ -85,6 +88,7 @@ class _Writer:
     def __init__(self, client: Any, experiment_id: str, replies: list[Any], uri: str) -> None:
         self.client, self.experiment_id, self.replies, self.uri = client, experiment_id, replies, uri
         self.ids: dict[str, str] = {}  # the trackers' run keys → MLflow run ids
+        self.replaced: dict[str, str] = {}  # a unit of work → the killed run its next attempt replaces
         self.artifact_uris: dict[str, str] = {}  # MLflow run id → its artifact URI, known from creation
 
     def serve(self, jobs: Any, parent_pid: int) -> None:
@@ -113,6 +117,9 @@ class _Writer:
         return None
 
     def _create(self, client: int, key: str, name: str, tags: dict[str, str], start_ms: int) -> None:
+        killed = self.replaced.pop(tags.get(UNIT_TAG, ""), None)
+        if killed:
+            tags = {**tags, REPLACES_TAG: killed}  # the UI tells the story: this attempt retries that one
         run = self._retry(
             "create run",
             lambda: self.client.create_run(self.experiment_id, start_time=start_ms, tags=tags, run_name=name),
@@ -157,3 +164,46 @@ class _Writer:
     def _end(self, key: str, status: str, end_ms: int) -> None:
         run_id = self.ids.get(key, key)
         self._retry("end run", lambda: self.client.set_terminated(run_id, status=status, end_time=end_ms))
+
+    def _reap(self, host: str, now_ms: int) -> None:
+        """End the runs left RUNNING by dead processes of this host as KILLED, and remember, per unit of
+        work, the killed run (by a kill or an interrupt) that the unit's next attempt replaces."""
+        from benchmark.tuning import _pid_alive
+
+        runs = self._retry("search runs", lambda: self._all_runs()) or []
+        already = {r.data.tags.get(REPLACES_TAG) for r in runs}
+        for run in sorted(runs, key=lambda r: r.info.start_time or 0):
+            tags = run.data.tags
+            o_host, _, o_pid = tags.get(OWNER_TAG, "").rpartition(":")
+            if (
+                run.info.status == "RUNNING"
+                and o_host == host
+                and o_pid.isdigit()
+                and not _pid_alive(int(o_pid))
+            ):
+                run_id = run.info.run_id
+                self._retry(
+                    "tag run", lambda r=run_id: self.client.set_tag(r, "discrimbench.status", "killed")
+                )
+                self._end(run_id, "KILLED", now_ms)
+                tags = {**tags, "discrimbench.status": "killed"}
+            elif run.info.status != "KILLED":
+                continue
+            unit = tags.get(UNIT_TAG)
+            retried = tags.get("discrimbench.status") in ("killed", "interrupted")
+            if unit and retried and run.info.run_id not in already:
+                self.replaced[unit] = run.info.run_id
+
+    def _all_runs(self) -> list[Any]:
+        out: list[Any] = []
+        token = None
+        while True:
+            page = self.client.search_runs([self.experiment_id], max_results=1000, page_token=token)
+            out.extend(page)
+            token = page.token
+            if not token:
+                return out
+
+    def _reopen(self, run_id: str) -> None:
+        """A cell's parent run ended KILLED by an interrupt runs again while the study resumes."""
+        self._retry("reopen run", lambda: self.client.update_run(run_id, status="RUNNING"))

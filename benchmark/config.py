@@ -1,6 +1,7 @@
 """Study files: the YAML schema, loading (files and packaged presets) and validation into cells.
 
-A study file holds only registry names and parameters (``yaml.safe_load``, no tags, no code)::
+A study file holds only registry names and parameters (read by :mod:`benchmark.study_reader`: no tags, no
+aliases, no duplicate keys, bounded size, depth and integers)::
 
     name: my-study
     datasets: {digits: {}, mnist1d: {n_train: 2000}}     # or a list of names
@@ -27,18 +28,19 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from baselines._base import Choice, Distribution, FloatRange, IntRange
-from benchmark.errors import DiscrimBenchError, StudyConfigError
+from benchmark.errors import DiscrimBenchError, StudyConfigError, short
 from benchmark.registry import DATASETS, METHODS, NOISES, load_builtin_components
+from benchmark.study_reader import MAX_BYTES, parse_study_text
 
 __all__ = [
     "Cell",
@@ -53,6 +55,11 @@ __all__ = [
     "preset_names",
     "resolve_study",
 ]
+
+SEED_MAX = 2**62  # the range the repeats draw seeds from (benchmark.study)
+SAMPLER_SEED_MAX = 2**32 - 1  # numpy.random.RandomState, which Optuna's samplers seed
+EPOCHS_MAX = 100_000
+THREADS_MAX = 1_024  # torch's thread pools; more threads than cores only slows training down
 
 Selection = Literal["noisy-val", "clean-val", "test-oracle"]
 Protocol = Literal["tuned", "paper-official"]
@@ -72,7 +79,7 @@ class _Model(BaseModel):
 class NoiseSpec(_Model):
     """One noise generator: the nominal rates of its cells and the generator's options."""
 
-    rates: list[float] = Field(min_length=1)
+    rates: list[float] = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("rates")
@@ -80,9 +87,9 @@ class NoiseSpec(_Model):
     def _rates_in_range(cls, rates: list[float]) -> list[float]:
         for rate in rates:
             if not (0.0 <= rate < 1.0) or not math.isfinite(rate):
-                raise ValueError(f"rate must satisfy 0 <= rate < 1, got {rate}")
+                raise ValueError(f"rate must satisfy 0 <= rate < 1, got {short(rate)}")
         if len(set(rates)) != len(rates):
-            raise ValueError(f"rates must be unique, got {rates}")
+            raise ValueError(f"rates must be unique, got {short(rates)}")
         return rates
 
 
@@ -104,14 +111,16 @@ class TuningSpec(_Model):
 
     n_trials: int = Field(default=3, ge=1, le=10_000, description="COMPLETED trials per tunable cell")
     max_extra_trials: int | None = Field(
-        default=None, ge=0, description="pruned + failed trials a cell may add (None: n_trials)"
+        default=None, ge=0, le=100_000, description="pruned + failed trials a cell may add (None: n_trials)"
     )
-    prune_startup_trials: int = Field(default=3, ge=1, description="completed trials before any pruning")
+    prune_startup_trials: int = Field(
+        default=3, ge=1, le=10_000, description="completed trials before any pruning"
+    )
     prune_warmup_fraction: float = Field(
         default=0.25, ge=0.0, le=1.0, description="share of the epochs no trial is pruned in"
     )
-    sampler_seed: int = 0
-    seed: int = Field(default=0, description="training seed of the tuning trials")
+    sampler_seed: int = Field(default=0, ge=0, le=SAMPLER_SEED_MAX, description="numpy's seed range")
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="training seed of the tuning trials")
     pruner: Literal["median", "hyperband", "none"] = "median"
     selection: Selection | list[Selection] = "noisy-val"
 
@@ -122,13 +131,23 @@ class TuningSpec(_Model):
 class TrainingSpec(_Model):
     """Overrides of the datasets' training recipes shared by every run."""
 
-    epochs: int | None = Field(default=None, ge=1)
+    epochs: int | None = Field(default=None, ge=1, le=EPOCHS_MAX)
     device: str = "auto"
     recipe: dict[str, Any] = Field(default_factory=dict)
     recipe_kind: Literal["fast", "paper"] = "fast"
     val_fraction: float = Field(default=0.1, gt=0.0, lt=1.0)
     data_root: str | None = None
-    threads: int | None = Field(default=None, ge=1, description="torch CPU threads (None: torch's default)")
+    threads: int | None = Field(default=None, description="torch CPU threads (None: torch's default)")
+
+    @field_validator("threads")
+    @classmethod
+    def _threads_bounded(cls, threads: int | None) -> int | None:
+        if threads is not None and not 1 <= threads <= THREADS_MAX:
+            raise ValueError(
+                f"need 1 <= threads <= {THREADS_MAX} (torch's thread pool; more threads than cores only slow "
+                f"training, this machine has {os.cpu_count()})"
+            )
+        return threads
 
 
 class StorageSpec(_Model):
@@ -140,8 +159,8 @@ class StorageSpec(_Model):
 
     optuna: str | None = None
     mlflow: str | None = None
-    heartbeat_interval: int = Field(default=10, ge=1)
-    grace_period: int = Field(default=60, ge=2)
+    heartbeat_interval: int = Field(default=10, ge=1, le=86_400)
+    grace_period: int = Field(default=60, ge=2, le=86_400)
 
 
 class StudyConfig(_Model):
@@ -152,7 +171,7 @@ class StudyConfig(_Model):
     datasets: dict[str, dict[str, Any]] = Field(min_length=1)
     noises: dict[str, NoiseSpec] = Field(min_length=1)
     methods: dict[str, MethodSpec] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1, max_length=1_000)
     tuning: TuningSpec = Field(default_factory=TuningSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     storage: StorageSpec = Field(default_factory=StorageSpec)
@@ -175,9 +194,11 @@ class StudyConfig(_Model):
     @classmethod
     def _unique_seeds(cls, seeds: list[int]) -> list[int]:
         if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be unique, got {seeds}")
-        if any(s < 0 for s in seeds):
-            raise ValueError(f"seeds must be >= 0, got {seeds}")
+            raise ValueError(f"seeds must be unique, got {short(seeds)}")
+        if any(not 0 <= s <= SEED_MAX for s in seeds):
+            raise ValueError(
+                f"seeds must satisfy 0 <= seed <= 2**62 (the repeats' seed range), got {short(seeds)}"
+            )
         return seeds
 
 
@@ -268,14 +289,18 @@ def preset_names() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_source(name_or_path: str) -> tuple[str, str]:
+def _read_source(name_or_path: str) -> tuple[bytes, str]:
     path = Path(name_or_path)
     if path.is_file():
-        return path.read_text(encoding="utf-8"), str(path)
+        try:
+            with path.open("rb") as fh:
+                return fh.read(MAX_BYTES + 1), str(path)  # a larger file is refused without reading it all
+        except OSError as exc:
+            raise StudyConfigError(f"{path}: cannot read the study file: {exc.strerror}") from None
     presets = preset_names()
     if name_or_path in presets:
         res = resources.files("benchmark") / "presets" / f"{name_or_path}.yaml"
-        return res.read_text(encoding="utf-8"), f"preset {name_or_path}"
+        return res.read_bytes(), f"preset {name_or_path}"
     close = difflib.get_close_matches(name_or_path, presets, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise StudyConfigError(
@@ -297,14 +322,8 @@ def load_study(
     Raises:
         StudyConfigError: malformed YAML (with file and line) or any validation problem (one line).
     """
-    text, source = _read_source(name_or_path)
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise StudyConfigError(f"{where}: malformed YAML: {problem}") from None
+    data, source = _read_source(name_or_path)
+    raw = parse_study_text(data, source)
     if not isinstance(raw, dict):
         raise StudyConfigError(f"{source}: the study file must be a mapping, got {type(raw).__name__}")
     if protocols is not None:
@@ -322,7 +341,7 @@ def _pydantic_errors(exc: ValidationError) -> list[str]:
             out.append(f"{loc}: required key missing")
         else:
             msg = err["msg"].removeprefix("Value error, ")
-            out.append(f"{loc}={err.get('input')!r}: {msg}")
+            out.append(f"{loc}={short(err.get('input'))}: {msg}")
     return out
 
 
@@ -466,7 +485,7 @@ def _resolve_method(
         try:
             space[pname] = _parse_distribution(value, space.get(pname))
         except ValueError as exc:
-            errors.append(f"{key}.search.{pname}={value!r}: {exc}")
+            errors.append(f"{key}.search.{pname}={short(value)}: {exc}")
             return None
     for pname in spec.fixed:
         space.pop(pname, None)  # a fixed value wins over the default space
@@ -479,7 +498,7 @@ def _resolve_method(
             try:
                 cls.make_params({**spec.fixed, pname: probe})
             except DiscrimBenchError as exc:
-                errors.append(f"{key}.search.{pname}: bound {probe!r} is invalid: {exc}")
+                errors.append(f"{key}.search.{pname}: bound {short(probe)} is invalid: {exc}")
                 return None
     defaults = dict(cls.make_params(spec.fixed).model_dump())
     return space, defaults
@@ -501,7 +520,9 @@ def _parse_distribution(value: Any, default: Distribution | None) -> Distributio
         unknown = set(value) - {"low", "high", "log", "step"}
         if unknown or not {"low", "high"} <= set(value):
             raise ValueError("a range is {low, high[, log][, step]}")
-        low, high = value["low"], value["high"]
+        low, high = _bound(value["low"], "low"), _bound(value["high"], "high")
+        if "step" in value:
+            _bound(value["step"], "step")
         if "step" in value or (isinstance(low, int) and isinstance(high, int) and not value.get("log")):
             dist: Distribution = IntRange(int(low), int(high), int(value.get("step", 1)))
         else:
@@ -512,6 +533,7 @@ def _parse_distribution(value: Any, default: Distribution | None) -> Distributio
         low, high = value
         if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
             return Choice(tuple(value))
+        low, high = _bound(low, "low"), _bound(high, "high")
         if isinstance(default, IntRange) or (default is None and all(isinstance(v, int) for v in value)):
             step = default.step if isinstance(default, IntRange) else 1
             if int(low) != low or int(high) != high:
@@ -530,6 +552,15 @@ def _parse_distribution(value: Any, default: Distribution | None) -> Distributio
         if isinstance(dist, IntRange) and dist.step < 1:
             raise ValueError(f"step must be >= 1, got {dist.step}")
     return dist
+
+
+def _bound(value: Any, name: str) -> int | float:
+    """A search bound: a finite number, integers within Optuna's 64-bit range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name}={short(value)} must be a number")
+    if not math.isfinite(value) or abs(value) > SEED_MAX:
+        raise ValueError(f"{name}={short(value)} must be finite and within ±2**62")
+    return value
 
 
 def _dataset_info(name: str, kwargs: Mapping[str, Any], training: TrainingSpec) -> DatasetInfo:

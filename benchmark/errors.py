@@ -20,6 +20,7 @@ __all__ = [
     "TrackingError",
     "UnknownComponentError",
     "did_you_mean",
+    "short",
 ]
 
 
@@ -67,6 +68,12 @@ def did_you_mean(name: object, names: Iterable[str]) -> str:
     "unknown key" message ends with it, so a typo is answered with the name that was meant."""
     close = difflib.get_close_matches(str(name), list(names), n=3, cutoff=0.5)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def short(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error line never repeats a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 WRITE_ERRNOS = frozenset({1, 13, 28, 30, 122})  # EPERM, EACCES, ENOSPC, EROFS, EDQUOT

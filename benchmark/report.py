@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from benchmark import figures
 from benchmark.errors import StudyConfigError
+from benchmark.output_files import atomic_write
 from benchmark.report_health import budget_health
 from benchmark.report_io import (
     load_results,
@@ -148,12 +149,15 @@ def make_report(
         _step(bar, "tuning curves from Optuna")
         _add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
     _step(bar, "writing " + ", ".join(formats))
-    if "md" in formats:
-        (out / "report.md").write_text(_markdown(report, out), encoding="utf-8")
-    if "tex" in formats:
-        (out / "tables.tex").write_text(latex_document_tables(report.tables), encoding="utf-8")
-    if "html" in formats:
-        (out / "report.html").write_text(_html(report, study), encoding="utf-8")
+    texts = {
+        "md": ("report.md", lambda: _markdown(report, out)),
+        "tex": ("tables.tex", lambda: latex_document_tables(report.tables)),
+        "html": ("report.html", lambda: _html(report, study)),
+    }
+    for fmt in formats:  # atomically: a reader (or a crash) never meets half a report
+        filename, render = texts[fmt]
+        text = render()
+        atomic_write(out / filename, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
     bar.close()
     return out
 

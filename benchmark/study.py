@@ -38,8 +38,11 @@ from optuna.trial import TrialState
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError, output_error
 from benchmark.health import cell_health, tuning_failures
+from benchmark.preflight import preflight
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
 from benchmark.tracking import (
+    OWNER_TAG,
+    UNIT_TAG,
     NullTracker,
     SharedMlflowTracker,
     Tracker,
@@ -100,7 +103,12 @@ class StudyPlan:
 def plan_study(
     study: ResolvedStudy, *, storage: str | None = None, tracking_uri: str | None = None, workers: int = 1
 ) -> StudyPlan:
-    """Decide the storage and tracking locations (defaults: files in the study folder)."""
+    """Decide the storage and tracking locations (defaults: files in the study folder), then check
+    everything the run needs with :func:`benchmark.preflight.preflight` (writes nothing).
+
+    Raises:
+        StudyConfigError: anything the run would refuse, as one line.
+    """
     if workers < 1:
         raise StudyConfigError(f"--workers must be >= 1, got {workers}")
     out = study.out
@@ -125,7 +133,9 @@ def plan_study(
     tracking = tracking_uri if tracking_uri is not None else study.config.storage.mlflow
     local = url.startswith("sqlite") or url.endswith(".journal") or url.startswith("journal://")
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    return StudyPlan(study, url, tracking, workers, local, threads)
+    plan = StudyPlan(study, url, tracking, workers, local, threads)
+    preflight(plan)  # the dry run and the real run both stop here on anything the run would refuse
+    return plan
 
 
 def study_name(cell: Cell, kind: str) -> str:
@@ -183,6 +193,8 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
     """Create the studies, enqueue the defaults and the seeds, open the cells' MLflow parent runs, and
     recover trials left RUNNING by dead local processes. Idempotent."""
     storage = _open(plan)
+    if plan.local_storage:
+        tracker.reap()  # runs of dead local processes end KILLED; their retries will link to them
     parents: list[tuple[Cell, str | None]] = []  # cells and the keys of their parent runs, being created
     for cell in plan.cells:
         tune = _tune_study(plan, storage, cell)
@@ -195,6 +207,9 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
         if tracker.enabled and not tune.user_attrs.get("discrimbench.mlflow_parent"):
             tags = {**_cell_tags(cell), "discrimbench.role": "cell"}
             parents.append((cell, tracker.cell_run(cell.cell_id, tags)))
+        elif tracker.enabled and tune.user_attrs.get("discrimbench.parent_interrupted"):
+            tracker.reopen(tune.user_attrs["discrimbench.mlflow_parent"])
+            tune.set_user_attr("discrimbench.parent_interrupted", False)
         reps = _repeat_study(storage, cell)
         present = {t.user_attrs.get(ATTR["seed"]) for t in reps.get_trials(deepcopy=False)}
         for seed in plan.study.config.seeds:
@@ -287,8 +302,11 @@ class _Worker:
         )  # fmt: skip
         hardness = None if data.train.hardness is not None else self._load_hardness(cell.dataset, seed)
         tags = {**_cell_tags(cell), "discrimbench.role": role, "discrimbench.seed": str(seed)}
+        tags[OWNER_TAG] = owner_id()
+        tags[UNIT_TAG] = f"{cell.cell_id}/{role}/seed{seed}"
         if trial is not None:
             tags["discrimbench.trial"] = str(trial.number)
+            tags[UNIT_TAG] = f"{cell.cell_id}/{role}/slot{trial.user_attrs.get(ATTR['slot'], trial.number)}"
         name = f"{cell.cell_id}/{role}/" + (f"{trial.number}" if trial is not None else f"seed{seed}")
         run_id = self.tracker.start(parent, name, tags, {**params, "seed": seed})
         config = {"spec": spec.to_dict(), "cell": cell.cell_id, "selection": cell.selection}
@@ -321,6 +339,9 @@ class _Worker:
             )
         except optuna.TrialPruned:
             self.tracker.finish(run_id, "KILLED", {"discrimbench.status": "pruned"})
+            raise
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: the run is retried by the next run
+            self.tracker.finish(run_id, "KILLED", {"discrimbench.status": "interrupted"})
             raise
         except BaseException as exc:
             self.tracker.finish(
@@ -687,20 +708,6 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
         raise output_error(exc, path) from None
 
 
-def check_data_present(study: ResolvedStudy) -> None:
-    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
-
-    Raises:
-        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
-    """
-    from benchmark.data import get_adapter, resolve_data_root
-
-    root = resolve_data_root(study.config.training.data_root)
-    for name, info in study.datasets.items():
-        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
-            get_adapter(name, **study.config.datasets[name]).load(root)
-
-
 def check_writable(folder: Path) -> None:
     """Create ``folder`` and prove it writable before any work starts.
 
@@ -862,13 +869,29 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
-    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:
         return _run_study(plan, tracker, started, report=report, progress=progress)
+    except KeyboardInterrupt:
+        _end_open_parents(plan, tracker)
+        raise
     finally:
         tracker.close()  # waits for the MLflow writer process: nothing queued is lost
+
+
+def _end_open_parents(plan: StudyPlan, tracker: Tracker) -> None:
+    """Ctrl-C or SIGTERM: the parent runs of unfinished cells end KILLED (reopened when the study resumes)."""
+    if not tracker.enabled:
+        return
+    with contextlib.suppress(Exception):  # the interrupt is what the user sees, not a storage hiccup
+        storage = _open(plan)
+        for cell in plan.cells:
+            tune = _tune_study(plan, storage, cell)
+            parent = tune.user_attrs.get("discrimbench.mlflow_parent")
+            if parent and cell_state(plan, storage, cell) != "done":
+                tracker.finish(parent, "KILLED", {"discrimbench.status": "interrupted"})
+                tune.set_user_attr("discrimbench.parent_interrupted", True)
 
 
 def _run_study(

@@ -29,6 +29,9 @@ import numpy as np
 from benchmark.errors import TrackingError
 
 __all__ = [
+    "OWNER_TAG",
+    "REPLACES_TAG",
+    "UNIT_TAG",
     "MlflowTracker",
     "NullTracker",
     "SharedMlflowTracker",
@@ -37,6 +40,10 @@ __all__ = [
     "make_tracker",
     "mask_url",
 ]
+
+OWNER_TAG = "discrimbench.owner"  # host:pid of the process that trains the run
+UNIT_TAG = "discrimbench.unit"  # cell/role/slot-or-seed: the same for every attempt at one piece of work
+REPLACES_TAG = "discrimbench.replaces"  # the run id of the killed attempt this run retries
 
 
 def mask_url(url: str | None) -> str | None:
@@ -77,6 +84,12 @@ class Tracker(Protocol):
     def run_id(self, key: str | None) -> str | None:
         """The MLflow run id behind a key returned by :meth:`start`."""
 
+    def reap(self) -> None:
+        """End runs left RUNNING by dead processes of this host as KILLED (before a study resumes)."""
+
+    def reopen(self, run_id: str) -> None:
+        """Mark a run RUNNING again (a cell's parent run, ended KILLED by an interrupt, resumed)."""
+
     def client(self, index: int) -> WriterHandle | None:
         """What the ``index``-th ``--workers`` process needs to log through this tracker (None: nothing)."""
 
@@ -110,6 +123,12 @@ class NullTracker:
         return None
 
     def run_id(self, key: str | None) -> str | None:
+        return None
+
+    def reap(self) -> None:
+        return None
+
+    def reopen(self, run_id: str) -> None:
         return None
 
     def client(self, index: int) -> WriterHandle | None:
@@ -187,6 +206,14 @@ class _QueuedTracker:
         return self._ids[key]
 
     # -- the Tracker protocol --
+
+    def reap(self) -> None:
+        import socket
+
+        self._jobs.put(("reap", socket.gethostname(), int(time.time() * 1000)))
+
+    def reopen(self, run_id: str) -> None:
+        self._jobs.put(("reopen", run_id))
 
     def cell_run(self, cell_id: str, tags: Mapping[str, str]) -> str | None:
         key = uuid.uuid4().hex

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from benchmark.study import run_study
 
+    signal.signal(signal.SIGTERM, _interrupt)  # end open MLflow runs as KILLED, like Ctrl-C
     try:
         summary = run_study(plan, report=not args.no_report, progress=not args.quiet)
     except Exception as exc:
@@ -69,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if summary.get("unhealthy"):
         print(warning_text(summary["unhealthy"]), file=sys.stderr)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _storage_error(exc: Exception, plan: StudyPlan) -> Exception:

@@ -15,13 +15,15 @@ from typing import Any, ClassVar, Literal
 
 from benchmark.data._base import RawData, Recipe, Task
 from benchmark.data._options import merge_options
-from benchmark.errors import HyperparameterError, StudyConfigError
+from benchmark.errors import HyperparameterError, StudyConfigError, short
 from benchmark.registry import DATASETS
 
 __all__ = ["DATA_ENV", "DatasetAdapter", "get_adapter", "resolve_data_root"]
 
 DATA_ENV = "DISCRIMBENCH_DATA"
 RecipeKind = Literal["fast", "paper"]
+SEED_OPTION_MAX = 2**32 - 1
+SIZE_MAX = 1_000_000
 
 
 def resolve_data_root(data_root: str | os.PathLike[str] | None = None) -> Path:
@@ -71,11 +73,20 @@ class DatasetAdapter(abc.ABC):
         """Check option values; override to add checks (raise :class:`HyperparameterError`)."""
 
     def _int_option(self, key: str, low: int, high: int | None = None) -> int:
+        """An integer option in ``[low, high]``; without ``high``, seeds stay in numpy's seed range and
+        every other integer (a size) at most :data:`SIZE_MAX`, so no option can exhaust the machine."""
         value = self.kwargs[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high and value > high):
-            bound = f"{low} <= {key}" + (f" <= {high}" if high else "")
+        why = ""
+        if high is None:
+            high, why = (
+                (SEED_OPTION_MAX, " (numpy's seed range)")
+                if "seed" in key
+                else (SIZE_MAX, " (generated data is held in memory)")
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise HyperparameterError(
-                f"dataset {self.name!r} option {key}={value!r} is not allowed; need an integer with {bound}"
+                f"dataset {self.name!r} option {key}={short(value)} is not allowed; need an integer with "
+                f"{low} <= {key} <= {high:,}{why}"
             )
         return value
 

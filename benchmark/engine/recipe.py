@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchmark.data._base import Recipe
-from benchmark.errors import HyperparameterError, did_you_mean
+from benchmark.errors import HyperparameterError, did_you_mean, short
 
 __all__ = ["CHOICES", "resolve_recipe"]
 
@@ -22,7 +22,7 @@ _TUPLES = ("betas", "milestones", "normalize_mean", "normalize_std")
 
 
 def _fail(key: str, value: Any, allowed: str) -> HyperparameterError:
-    return HyperparameterError(f"recipe.{key}={value!r} is not allowed ({allowed})")
+    return HyperparameterError(f"recipe.{key}={short(value)} is not allowed ({allowed})")
 
 
 def resolve_recipe(base: Recipe, overrides: Mapping[str, Any], epochs: int | None = None) -> Recipe:

@@ -101,7 +101,7 @@ def test_password_in_an_unreachable_storage_url_is_masked(tmp_path: Path, cli) -
     study = write_study(tmp_path)
     url = f"postgresql://someone:{SECRET}@127.0.0.1:9/nowhere"
     code, out, err = cli("run", str(study), "--out", str(tmp_path / "dry"), "--storage", url, "--dry-run")
-    assert code == 0 and "someone:***@127.0.0.1" in out and SECRET not in out + err
+    assert code == 2 and "someone:***@127.0.0.1" in err and SECRET not in out + err, err
     code, out, err = cli("run", str(study), "--out", str(tmp_path / "out"), "--storage", url, "--quiet")
     assert code == 2 and SECRET not in out + err and "***" in err, err
 

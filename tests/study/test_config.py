@@ -123,9 +123,20 @@ def test_every_preset_validates_in_a_dry_run(preset: str, cli, tmp_path) -> None
         pytest.skip(f"datasets {missing} are not registered in this checkout yet")
     out = tmp_path / "preset-out"
     code, stdout, stderr = cli("run", preset, "--dry-run", "--out", str(out))
-    assert code == 0, stderr
-    assert "dry run: nothing was written" in stdout
+    absent = [d for d in raw["datasets"] if not _present(d)]
+    if absent:  # the dry run refuses what the real run could not load
+        assert code == 2 and f"datasets.{absent[0]}: dataset {absent[0]!r}: " in stderr, stderr
+        assert "not found; it must be at" in stderr, stderr  # the adapter's message: what, where, how
+    else:
+        assert code == 0, stderr
+        assert "dry run: nothing was written" in stdout
     assert not out.exists()
+
+
+def _present(dataset: str) -> bool:
+    from benchmark.data._adapter import get_adapter, resolve_data_root
+
+    return get_adapter(dataset).is_present(resolve_data_root())
 
 
 def test_quick_preset_plan() -> None:
