@@ -5,7 +5,9 @@ trial is the paper defaults, more would re-run identical configurations) counts 
 number for every method. PRUNED and FAIL (diverged) trials are extra: the cell goes on until it has its
 completed trials, or until it has spent its cap of extra trials (``tuning.max_extra_trials``, default
 ``n_trials``), so that a study cannot loop forever on a space that always diverges or a pruner that always
-prunes; a cell stopped by the cap has fewer completed trials, and the budget-health checks say so.
+prunes; a cell stopped by the cap has fewer completed trials, and the budget-health checks say so. With
+several workers the cap can be overshot by up to one trial per other worker (trials already running when
+the cap is reached still finish, pruned or not).
 
 Every trial that starts takes the next *slot* (0, 1, 2, …): the slot seeds its draw and numbers it.
 Two kinds of trials hold no slot: *stale* ones (their worker died; a WAITING retry with the same
