@@ -151,6 +151,10 @@ class CoTeaching(LossMethod):
         """
         return {"num_gradual": IntRange(5, 15, 5), "exponent": Choice((0.5, 1.0, 2.0))}
 
+    def weights_constant_by_design(self) -> bool:
+        """With τ = 0 (a clean cell's default) every sample is kept: the record is all ones."""
+        return self.forget_rate == 0.0
+
     def schedule_epochs(self) -> dict[str, float]:
         """R(T) reaches 1 − τ at T = T_k (the official linspace at T_k − 1)."""
         end = self.p.num_gradual - 1 if self.p.schedule == "official" else self.p.num_gradual

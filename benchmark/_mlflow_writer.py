@@ -29,8 +29,8 @@ from benchmark.tracking import OWNER_TAG, REPLACES_TAG, UNIT_TAG
 T = TypeVar("T")
 
 _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tags of them)
-# MLflow 3's UI opens an experiment on its GenAI "Traces" view unless the experiment is tagged as model
-# development, which opens the runs table (and the UI's ?workflowType=machine_learning does the same).
+# The tag MLflow 3's UI code reads to open an experiment on its runs table rather than the GenAI views when
+# its mode toggle is disabled; with the toggle (3.17) the URL ?workflowType=machine_learning does (README).
 RUNS_VIEW_TAG = ("mlflow.experimentKind", "custom_model_development")
 
 

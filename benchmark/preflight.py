@@ -88,12 +88,9 @@ def _dataset(study: ResolvedStudy, name: str) -> None:
             )
     root = resolve_data_root(training.data_root)
     if not adapter.is_present(root):
-        missing = [str(p) for p in adapter.required_files(root) if not p.exists()]
-        raise StudyConfigError(
-            f"files of dataset {name!r} are missing under {adapter.location(root)} (first: "
-            f"{short(missing[0] if missing else '?', 120)}); run `discrimbench data prepare {name}` or set "
-            "training.data_root"
-        )
+        # the adapter's own message: the first missing file, where it goes and how to get it (the
+        # `data prepare NAME --download` command where torchvision fetches it, else the official source)
+        adapter.load(root)
     samples = max((adapter.kwargs.get(k) or 0 for k in _SIZE_KEYS), default=0)
     if isinstance(samples, int) and recipe.epochs * samples > SAMPLE_PASSES_MAX:
         raise StudyConfigError(

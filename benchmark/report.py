@@ -20,6 +20,8 @@ from tqdm import tqdm
 
 from benchmark import figures
 from benchmark.errors import StudyConfigError
+from benchmark.output_files import atomic_write
+from benchmark.report_health import budget_health
 from benchmark.report_io import (
     load_results,
     load_study_json,
@@ -88,6 +90,7 @@ class _Report:
     notes: list[str] = field(default_factory=list)
     summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     analysis: RankAnalysis | None = None
+    banner: str = ""  # the budget-health warning (benchmark.report_health), shown above everything
 
     @property
     def tables(self) -> list[Table]:
@@ -146,12 +149,15 @@ def make_report(
         _step(bar, "tuning curves from Optuna")
         _add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
     _step(bar, "writing " + ", ".join(formats))
-    if "md" in formats:
-        (out / "report.md").write_text(_markdown(report, out), encoding="utf-8")
-    if "tex" in formats:
-        (out / "tables.tex").write_text(latex_document_tables(report.tables), encoding="utf-8")
-    if "html" in formats:
-        (out / "report.html").write_text(_html(report, study), encoding="utf-8")
+    texts = {
+        "md": ("report.md", lambda: _markdown(report, out)),
+        "tex": ("tables.tex", lambda: latex_document_tables(report.tables)),
+        "html": ("report.html", lambda: _html(report, study)),
+    }
+    for fmt in formats:  # atomically: a reader (or a crash) never meets half a report
+        filename, render = texts[fmt]
+        text = render()
+        atomic_write(out / filename, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
     bar.close()
     return out
 
@@ -159,6 +165,11 @@ def make_report(
 def _add_health(report: _Report, df: pd.DataFrame, study: dict, out: Path) -> None:
     """The budget-health section (issue 13): its tables go in ``report.sections["health"]``, right after
     the headline. Empty sections are left out of every format."""
+    report.banner, health = budget_health(df)
+    if health is not None:
+        report.sections["health"].tables.append(health)
+    else:
+        report.notes.append("Budget health: results.csv has no health columns (an older study).")
 
 
 _STEPS = 5
@@ -339,6 +350,9 @@ def _section_parts(section: _Section) -> list[object]:
 
 def _markdown(report: _Report, out: Path) -> str:
     parts = [f"# {report.title}", ""]
+    if report.banner:
+        head, *cells = report.banner.splitlines()
+        parts += [f"> **{head}**", ">", *(f"> - {line.strip()}" for line in cells), ""]
     for section in report.sections.values():
         if not (section.tables or section.figures):
             continue
@@ -360,11 +374,15 @@ def _markdown(report: _Report, out: Path) -> str:
 
 _CSS = """body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}table{border-collapse:collapse;
 font-size:13px;margin:.5em 0}th,td{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}
-.protocol{color:#444;font-size:13px}img{max-width:100%}pre{background:#f6f6f6;padding:.5em;overflow:auto}"""
+.protocol{color:#444;font-size:13px}
+.banner{background:#fdd;border:2px solid #c00;white-space:pre-wrap}
+img{max-width:100%}pre{background:#f6f6f6;padding:.5em;overflow:auto}"""
 
 
 def _html(report: _Report, study: dict) -> str:
     body = [f"<h1>{html.escape(report.title)}</h1>"]
+    if report.banner:
+        body.append(f'<pre class="banner" id="health-banner">{html.escape(report.banner)}</pre>')
     for key, section in report.sections.items():
         if not (section.tables or section.figures):
             continue

@@ -156,7 +156,8 @@ LATEX_PACKAGES = ("booktabs", "longtable", "array", "graphicx", "lscape")
 
 
 def latex_document_tables(tables: list[Table]) -> str:
-    """Every table for ``\\input{tables.tex}``, after a comment naming the packages the preamble needs."""
+    """Every table with rows for ``\\input{tables.tex}``, after a comment naming the packages the preamble
+    needs (a table without rows is only a comment: an empty float is noise in a paper)."""
     head = (
         "% DiscrimBench report tables. Preamble: "
         + " ".join(rf"\usepackage{{{p}}}" for p in LATEX_PACKAGES)
@@ -164,7 +165,9 @@ def latex_document_tables(tables: list[Table]) -> str:
         + f"{LONG_ROWS} rows are longtables (they split across pages; those too wide for a portrait page"
         + " turn to landscape); shorter ones wider than the text are scaled down to it.\n\n"
     )
-    return head + "".join(to_latex(t) + "\n" for t in tables)
+    return head + "".join(
+        to_latex(t) + "\n" if t.rows else f"% {_tex(t.title)}: no rows in this study.\n\n" for t in tables
+    )
 
 
 def _row_tex(row: list[Cell]) -> str:

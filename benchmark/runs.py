@@ -95,6 +95,7 @@ class RunResult:
     device: str = "cpu"
     sample_weights: Any = None  # (n_train,) numpy array or None, not serialised to JSON
     hardness: Any = None  # (n_train,) mean training loss per sample over epochs (numpy), not in JSON
+    health: dict[str, Any] = field(default_factory=dict)  # benchmark.health.run_health
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -143,4 +144,13 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "wall_time_s",
     "run_id",  # DiscrimBench run id (cell/role/seed)
     "mlflow_run_id",
+    # budget health of the run and its cell (benchmark.health)
+    "trials_completed",  # COMPLETE tuning trials of the cell
+    "trials_pruned",  # PRUNED tuning trials (extra, not in the budget)
+    "trials_failed",  # FAIL (diverged) tuning trials (extra)
+    "won_by",  # defaults | draw N (slot of the TPE draw) | none
+    "schedules_finished",  # every schedule of the method ended inside the epochs
+    "converged",  # clean-part training metric and training loss plateaued
+    "weights_collapsed",  # per-sample weights ended with (almost) no spread (empty: no weights)
+    "health",  # ok, or the failed checks of the run and its cell, "; "-separated
 )

@@ -37,6 +37,7 @@ from optuna.trial import TrialState
 
 from benchmark.config import SELECTION_SERIES, Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError, output_error
+from benchmark.health import cell_health, tuning_failures
 from benchmark.preflight import preflight
 from benchmark.runs import RESULT_COLUMNS, RunResult, RunSpec
 from benchmark.tracking import (
@@ -423,6 +424,7 @@ class _Worker:
         tune = _tune_study(self.plan, self.storage, cell)
         parent = tune.user_attrs.get("discrimbench.mlflow_parent")
         params, note = best_params(tune, cell)
+        accounting = tuning_summary(tune, cell)
         study = _repeat_study(self.storage, cell)
 
         def objective(trial: optuna.Trial) -> float:
@@ -438,7 +440,7 @@ class _Worker:
                     trial.set_user_attr(ATTR["surplus"], True)
                     raise _Surplus(f"seed {seed} already taken")
             result, run_id = self.execute(cell, "repeat", seed, params, None, parent)
-            row = result_row(cell, result, params, run_id)
+            row = result_row(cell, result, params, run_id, accounting)
             trial.set_user_attr(ATTR["result"], json.dumps(row))
             if note:
                 trial.set_user_attr("discrimbench.note", note)
@@ -464,15 +466,40 @@ def _tuning_open(study: optuna.Study, cell: Cell) -> bool:
     return count_trials(study.get_trials(deepcopy=False)).open(cell.budget, cell.extra_cap)
 
 
-def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | None]:
-    """The fixed values plus the best COMPLETE trial's parameters (ties → lowest trial number); the paper
-    defaults with a note when no trial completed."""
+def best_trial(tune: optuna.Study, cell: Cell) -> optuna.trial.FrozenTrial | None:
+    """The best COMPLETE trial (ties → lowest trial number), None when no trial completed."""
     done = [t for t in budget_trials(tune.get_trials(deepcopy=False)) if t.state == TrialState.COMPLETE]
     if not done:
-        return dict(cell.fixed), "no tuning trial completed; paper defaults used"
+        return None
     sign = -1.0 if cell.task == "classification" else 1.0
-    best = min(done, key=lambda t: (sign * float(t.value or 0.0), t.number))
+    return min(done, key=lambda t: (sign * float(t.value or 0.0), t.number))
+
+
+def best_params(tune: optuna.Study, cell: Cell) -> tuple[dict[str, Any], str | None]:
+    """The fixed values plus the best COMPLETE trial's parameters; the paper defaults with a note when
+    no trial completed."""
+    best = best_trial(tune, cell)
+    if best is None:
+        return dict(cell.fixed), "no tuning trial completed; paper defaults used"
     return {**cell.fixed, **best.params}, None
+
+
+def tuning_summary(tune: optuna.Study, cell: Cell) -> dict[str, Any]:
+    """A cell's trial accounting for its budget health: completed / pruned / failed trials, which trial
+    won (``defaults``, ``draw N`` for the TPE draw in slot N, ``none``) and whether the budget completed."""
+    counts = count_trials(tune.get_trials(deepcopy=False))
+    best = best_trial(tune, cell)
+    if best is None:
+        won = "none"
+    elif best.user_attrs.get("discrimbench.defaults"):
+        won = "defaults"
+    else:
+        won = f"draw {best.user_attrs.get(ATTR['slot'], best.number)}"
+    return {
+        "trials_completed": counts.completed, "trials_pruned": counts.pruned,
+        "trials_failed": counts.failed, "won_by": won,
+        "failures": tuning_failures(counts.completed, cell.budget),
+    }  # fmt: skip
 
 
 def _resolved(result: RunResult) -> dict[str, Any]:
@@ -481,10 +508,18 @@ def _resolved(result: RunResult) -> dict[str, Any]:
 
 
 def result_row(
-    cell: Cell, result: RunResult, params: dict[str, Any], mlflow_run_id: str | None
+    cell: Cell,
+    result: RunResult,
+    params: dict[str, Any],
+    mlflow_run_id: str | None,
+    tuning: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run."""
+    """One ``results.csv`` row (``RESULT_COLUMNS``) for a repeat run; ``tuning`` is the cell's
+    :func:`tuning_summary` (its failures join the run's own in ``health``)."""
     spec = result.spec
+    tuning = tuning or {}
+    health = result.health
+    failures = [*tuning.get("failures", []), *health.get("failures", [])]
     used = json.dumps({**params, **_resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
@@ -499,6 +534,11 @@ def result_row(
         "n_trials": cell.budget, "params": used,
         "noisy_labels_sha256": result.noisy_labels_sha256, "wall_time_s": result.wall_time_s,
         "run_id": f"{cell.cell_id}/repeat/{spec.seed}", "mlflow_run_id": mlflow_run_id or "",
+        "trials_completed": tuning.get("trials_completed"), "trials_pruned": tuning.get("trials_pruned"),
+        "trials_failed": tuning.get("trials_failed"), "won_by": tuning.get("won_by", ""),
+        "schedules_finished": health.get("schedules_finished"), "converged": health.get("converged"),
+        "weights_collapsed": health.get("weights_collapsed"),
+        "health": "; ".join(failures) if failures else ("ok" if health else ""),
     }  # fmt: skip
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
 
@@ -598,9 +638,33 @@ def _finish_parent(tracker: Tracker, plan: StudyPlan, storage: Any, cell: Cell) 
     if parent:
         from benchmark.cell_aggregates import cell_aggregates  # scipy: imported only once a cell is done
 
-        metrics, tags = cell_aggregates(_cell_rows(plan, storage, cell))
-        tracker.log_epoch(parent, 0, metrics)
-        tracker.finish(parent, "FINISHED", tags)
+        rows = _cell_rows(plan, storage, cell)
+        metrics, tags = cell_aggregates(rows)
+        health_metrics, health_tags = parent_health(rows)
+        tracker.log_epoch(parent, 0, {**metrics, **health_metrics})
+        tracker.finish(parent, "FINISHED", {**tags, **health_tags})
+
+
+def parent_health(rows: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, str]]:
+    """The budget health of a cell for its MLflow parent run: ``health/*`` metrics (trial counts, runs
+    failing each check) and ``discrimbench.health`` tags (``ok`` / ``fail`` and the failures)."""
+    healthy, failures = cell_health(rows)
+    first = rows[0] if rows else {}
+    metrics = {
+        f"health/{k}": float(first[k]) for k in ("trials_completed", "trials_pruned", "trials_failed")
+        if first.get(k) is not None
+    }  # fmt: skip
+    metrics["health/runs_not_converged"] = float(sum(r.get("converged") is False for r in rows))
+    metrics["health/runs_schedule_unfinished"] = float(
+        sum(r.get("schedules_finished") is False for r in rows)
+    )
+    metrics["health/runs_weights_collapsed"] = float(sum(r.get("weights_collapsed") is True for r in rows))
+    tags = {
+        "discrimbench.health": "ok" if healthy else "fail",
+        "discrimbench.health_failures": "; ".join(failures)[:5000],
+        "discrimbench.won_by": str(first.get("won_by") or ""),
+    }
+    return metrics, tags
 
 
 # ---- outputs --------------------------------------------------------------------------------------
@@ -642,20 +706,6 @@ def _atomic_write(tmp: Path, path: Path, write: Callable[[], object]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise output_error(exc, path) from None
-
-
-def check_data_present(study: ResolvedStudy) -> None:
-    """Stop before anything is written (stores, folders) when a real dataset is not under the data root.
-
-    Raises:
-        DataMissingError: the adapter's own message: the missing file, where it must go, how to get it.
-    """
-    from benchmark.data import get_adapter, resolve_data_root
-
-    root = resolve_data_root(study.config.training.data_root)
-    for name, info in study.datasets.items():
-        if not info.present:  # load() of a missing dataset fails at once, naming the file and the fix
-            get_adapter(name, **study.config.datasets[name]).load(root)
 
 
 def check_writable(folder: Path) -> None:
@@ -819,7 +869,6 @@ def count_progress(plan: StudyPlan, storage: Any) -> int:
 def run_study(plan: StudyPlan, *, report: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the whole study and write its outputs; returns a short summary."""
     started = time.time()
-    check_data_present(plan.study)
     check_writable(plan.out)
     tracker = make_tracker(plan.tracking_uri, plan.study.name, plan.out, clients=plan.workers - 1)
     try:
@@ -857,12 +906,24 @@ def _run_study(
     results = write_results(plan, rows)
     write_study_json(plan, storage, started)
     summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
+    summary["unhealthy"] = unhealthy_cells(plan, rows)
     if report:
         tracker.close()  # the report reads the curves from MLflow: every queued write first
         summary["report"] = _make_report(plan.out, progress)
     if isinstance(tracker, NullTracker):
         summary["tracking"] = "off"
     return summary
+
+
+def unhealthy_cells(plan: StudyPlan, rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Cell id → its budget-health failures, for every cell that fails a check."""
+    out: dict[str, list[str]] = {}
+    for cell in plan.cells:
+        mine = [r for r in rows if r["run_id"].startswith(f"{cell.cell_id}/repeat/")]
+        healthy, failures = cell_health(mine)
+        if not healthy:
+            out[cell.cell_id] = failures
+    return out
 
 
 def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, progress: bool) -> None:

@@ -43,6 +43,7 @@ from benchmark.engine.recipe import resolve_recipe
 from benchmark.engine.schedules import Schedule
 from benchmark.engine.summary import summarise_history
 from benchmark.errors import HyperparameterError
+from benchmark.health import COLLAPSE_CV, run_health, weight_spread
 from benchmark.models import build_model
 from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunResult, RunSpec
@@ -333,17 +334,31 @@ class RunLoop:
             values["memo/noisy_acc"] = label_accuracy(pred, self.y_train[rows])
             values["memo/true_acc"] = label_accuracy(pred, self.y_train_clean[rows])
             values["memo/clean_acc"] = label_accuracy(clean_pred, self.y_train[clean])
+            values[f"train/{m}_clean"] = values["memo/clean_acc"]  # the budget-health convergence series
+        else:  # no corrupted label (or regression): the clean part is predicted for the health checks
+            out = self._predict(model, self.train_plain)[~self.corrupted]
+            values[f"train/{m}_clean"] = score(out, self.y_train[~self.corrupted])
         weights = self.method.sample_weights()
         values["diag/auroc_noisy_clean"] = values["diag/auroc_noisy_hard"] = nan
         values["diag/weight_clean_mean"] = values["diag/weight_corrupted_mean"] = nan
+        values["diag/weight_spread"] = nan
         if weights is not None:
             w = weights.detach().reshape(-1).double()
             values["diag/weight_clean_mean"] = w[~self.corrupted].mean() if (~self.corrupted).any() else nan
             values["diag/weight_corrupted_mean"] = w[self.corrupted].mean() if self.any_corrupted else nan
-            values["diag/auroc_noisy_clean"] = auroc(-weights.detach(), self.corrupted)
+        if weights is not None and not self.method.weights_constant_by_design():
+            # equal weights rank nothing: their AUROC (0.5 by ties) is left out, never reported
+            spread = weight_spread(weights)
+            informative = spread >= COLLAPSE_CV
+            values["diag/weight_spread"] = spread
+            values["diag/auroc_noisy_clean"] = torch.where(
+                informative, auroc(-weights.detach(), self.corrupted), nan.double()
+            )
             if self.hard_clean is not None:
                 keep = self.corrupted | self.hard_clean
-                values["diag/auroc_noisy_hard"] = auroc(-weights.detach()[keep], self.corrupted[keep])
+                values["diag/auroc_noisy_hard"] = torch.where(
+                    informative, auroc(-weights.detach()[keep], self.corrupted[keep]), nan.double()
+                )
         read = torch.stack([v.double().reshape(()) for v in values.values()]).tolist()
         return {"epoch": float(epoch), "train/loss": train_loss, **dict(zip(values, read, strict=True))}
 
@@ -353,6 +368,10 @@ class RunLoop:
     ) -> RunResult:  # fmt: skip
         higher = self.metric == "acc"
         weights = self.method.sample_weights()
+        health = run_health(
+            history, self.metric, self.recipe.epochs, self.method.schedule_epochs(),
+            self.method.weights_constant_by_design(), self.data.num_classes,
+        )  # fmt: skip
         return RunResult(
             spec=self.spec, status=status, metric=self.metric, higher_is_better=higher,  # type: ignore[arg-type]
             history=history, reason=reason,
@@ -362,6 +381,7 @@ class RunLoop:
             peak_memory_mb=peak_memory_mb(self.device), device=str(self.device),
             sample_weights=None if weights is None else weights.detach().cpu().numpy(),
             hardness=(self.loss_area / max(1, len(train_s))).cpu().numpy() if history else None,
+            health=health,
             extra={
                 "selection": selection, "recipe": asdict(self.recipe),
                 "method_params": self.method.params.model_dump(), "n_train": len(self.y_train),

@@ -9,13 +9,14 @@ Usage::
 
 ``curves``: for each dataset, the epochs E of the `fast` recipe are the smallest E in :data:`EPOCH_GRID` such
 that, trained on clean data (seed 1) with the dataset's recipe and every method's defaults, each of the five
-methods has (1) plateaued by mid-run — the best 3-epoch running mean of the clean training metric and of the
-clean validation metric in the second half of the run beats that of the first half by at most
-:data:`TOLERANCE` — and (2) run its own
-schedule to the end inside the first half: Co-teaching's R(T) ramp (T_k epochs) and DiscrimLoss's early
-suppression (sup_eps) end, and DiscrimLoss's γ switch q = round(0.5·E) lies inside the run. It never looks
-at noisy data or at which method scores best. It prints the chosen E beside the shipped recipe's and saves a
-figure per dataset (clean training and validation metric per epoch, one panel per method).
+methods has (1) plateaued by mid-run: the best 3-epoch running mean of the clean validation metric in the
+second half of the run beats that of the first half by at most :data:`TOLERANCE` (the clean training
+metric is plotted, not judged: on synthetic-hard it keeps climbing by memorising Bayes-ambiguous samples);
+and (2) run its own schedule to the end inside the first half: Co-teaching's R(T) ramp (T_k epochs) and
+DiscrimLoss's early suppression (sup_eps) end, and DiscrimLoss's γ switch q = round(0.5·E) lies inside the
+run. It never looks at noisy data or at which method scores best. It prints the chosen E beside the shipped
+recipe's and saves a figure per dataset (clean training and validation metric per epoch, one panel per
+method).
 
 ``table``: every method at each noise rate under the shipped `fast` recipe, mean ± std over seeds of the
 test metric at the last epoch and at the best noisy-validation epoch, and the weight AUROC (corrupted vs
@@ -46,9 +47,9 @@ from benchmark.training import start_run, train_run
 DATASETS = ("digits", "mnist1d", "synthetic-hard", "digitsum")
 METHODS = ("ce", "gce", "superloss", "coteaching", "discrimloss")
 EPOCH_GRID = (10, 20, 30, 40, 60, 80)
-# Allowed second-half gain: accuracy points (train, val) or relative MAE. The validation sets are small
-# (digits: 144 images, one image = 0.7 points), hence the wider validation tolerance.
-TOLERANCE = {"train": {"acc": 1.0, "mae": 0.05}, "val": {"acc": 2.0, "mae": 0.05}}
+# Allowed second-half gain of the clean validation metric: accuracy points or relative MAE. The validation
+# sets are small (digits: 144 images, one image = 0.7 points).
+TOLERANCE = {"acc": 2.0, "mae": 0.05}
 NOISE = {"digitsum": "permute-block"}  # the paper's DigitSum noise; sym-excl elsewhere
 TABLE_START, TABLE_END = "<!-- table:start -->", "<!-- table:end -->"
 
@@ -121,11 +122,13 @@ def schedule_ends(method: str, params: dict[str, Any], epochs: int) -> bool:
     return True
 
 
-def choose_epochs(dataset: str, log: list[str]) -> tuple[int | None, dict[str, dict[str, Any]]]:
-    """The smallest grid E passing both checks for every method, with that E's curves."""
+def choose_epochs(
+    dataset: str, log: list[str], grid: Sequence[int] = EPOCH_GRID
+) -> tuple[int | None, dict[str, dict[str, Any]]]:
+    """The smallest E of ``grid`` passing both checks for every method, with that E's curves."""
     curves: dict[str, dict[str, Any]] = {}
     defaults = {m: METHOD_REGISTRY.get(m).make_params({}).model_dump() for m in METHODS}
-    for epochs in EPOCH_GRID:
+    for epochs in grid:
         late = [m for m in METHODS if not schedule_ends(m, defaults[m], epochs)]
         if late:  # decided without training
             log.append(f"{dataset} E={epochs}: the schedules of {', '.join(late)} do not end by mid-run")
@@ -135,7 +138,7 @@ def choose_epochs(dataset: str, log: list[str]) -> tuple[int | None, dict[str, d
         ok = True
         for method, c in curves.items():
             gains = {part: plateau_gain(c[part], c["metric"]) for part in ("train", "val")}
-            flat = all(gains[part] <= TOLERANCE[part][c["metric"]] for part in gains)
+            flat = gains["val"] <= TOLERANCE[c["metric"]]
             passed = c["status"] == "ok" and flat and schedule_ends(method, c["params"], epochs)
             ok &= passed
             log.append(f"{dataset} E={epochs} {method}: second-half gain train {gains['train']:.3g} / val "
@@ -188,8 +191,9 @@ def _fmt(values: Sequence[float], digits: int = 1) -> str:
     vals = [v for v in values if math.isfinite(v)]
     if not vals:
         return "—"
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.fmean(vals):.{digits}f} ± {sd:.{digits}f}"
+    if len(vals) == 1:
+        return f"{vals[0]:.{digits}f}"  # one seed: no spread to show
+    return f"{statistics.fmean(vals):.{digits}f} ± {statistics.stdev(vals):.{digits}f}"
 
 
 def table(datasets: Sequence[str], rates: Sequence[float], seeds: Sequence[int]) -> str:
@@ -241,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("mode", choices=("curves", "table"))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--img", default="docs/img", help="folder of the learning-curve figures")
+    parser.add_argument(
+        "--grid", nargs="+", type=int, default=list(EPOCH_GRID), help="candidate epochs (to resume a search)"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--rates", nargs="+", type=float, default=[0.0, 0.4, 0.6])
     parser.add_argument("--md", default=None, help="markdown file whose table block is replaced")
@@ -250,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mode == "curves":
         log: list[str] = []
         for dataset in args.datasets:
-            epochs, curves = choose_epochs(dataset, log)
+            epochs, curves = choose_epochs(dataset, log, sorted(args.grid))
             shipped = get_adapter(dataset).fast_recipe().epochs
             path = plot_curves(dataset, epochs, curves, Path(args.img))
             print(f"== {dataset}: chosen E = {epochs}, shipped fast recipe E = {shipped}; figure {path}")

@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"study:   {plan.out / 'study.json'}")
     if summary.get("report"):
         print(f"report:  {summary['report']}")
+    from benchmark.health import warning_text
+
+    if summary.get("unhealthy"):
+        print(warning_text(summary["unhealthy"]), file=sys.stderr)
     return 0
 
 

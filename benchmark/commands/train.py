@@ -131,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json_dict()))
     else:
         print(summary_table(result))
+    failures = result.health.get("failures", [])
+    if failures:
+        from benchmark.health import warning_text
+
+        cell = f"{spec.dataset}/{spec.noise}/{spec.rate:g}/{spec.method} seed {spec.seed}"
+        print(warning_text({cell: failures}, what="run"), file=sys.stderr)
     if failure is not None:
         sys.stdout.flush()
         copy = rescue_folder("discrimbench-train-", lambda folder: write_outputs(result, folder))
@@ -172,7 +178,7 @@ def summary_table(result: RunResult) -> str:
     unit = " %" if m == "acc" else ""
 
     def num(v: float, fmt: str = ".2f") -> str:
-        return "-" if v is None or not math.isfinite(v) else format(v, fmt)
+        return "—" if v is None or not math.isfinite(v) else format(v, fmt)
 
     rows = [
         ("run", f"{s.dataset} / {s.noise} {s.rate:g} / {s.method} / seed {s.seed}"),
@@ -191,6 +197,7 @@ def summary_table(result: RunResult) -> str:
         ("samples / s", num(result.samples_per_s, ".0f")),
         ("peak memory", num(result.peak_memory_mb, ".0f") + " MiB"),
         ("device", result.device),
+        ("budget health", "; ".join(result.health.get("failures", [])) or "ok"),
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -218,3 +218,27 @@ def test_errors_are_red_on_a_terminal_unless_no_color(no_color: str | None, red:
     assert done.returncode == 2 and "discrimbench list: error: argument what: invalid choice: 'nope'" in err
     assert ("\x1b[31m" in err) is red
     assert done.stdout == b""
+
+
+def test_output_piped_into_a_reader_that_leaves_is_no_traceback() -> None:
+    """``discrimbench list --json | head -1``: the pipe is closed before the command writes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmark", "list", "--json"],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and err == ""
+
+
+def test_report_file_that_cannot_be_replaced_fails_cleanly_and_leaves_no_half_file(
+    cli: CLI, finished_study: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    (out / "report.html").mkdir(parents=True)  # a folder where the page must go: the rename fails
+    code, stdout, err = cli("report", str(finished_study), "--out", str(out))
+    line = _one_error_line(code, stdout, err, "report")
+    assert f"cannot write {out / 'report.html'}" in line
+    assert (out / "report.md").read_text(encoding="utf-8").startswith("# DiscrimBench report")
+    assert (out / "report.html").is_dir() and not list(out.glob(".*.tmp"))

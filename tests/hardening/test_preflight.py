@@ -43,9 +43,10 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "mnist-missing",
         {"datasets": {"mnist": {}}, "training": {**CPU, "data_root": "{tmp}/no-data"}},
-        "datasets.mnist: files of dataset 'mnist' are missing under {tmp}/no-data/mnist (first: "
-        "'{tmp}/no-data/mnist/MNIST/raw/train-images-idx3-ubyte'); run `discrimbench data prepare mnist` "
-        "or set training.data_root",
+        "datasets.mnist: dataset 'mnist': file train-images-idx3-ubyte not found; it must be at "
+        "{tmp}/no-data/mnist/MNIST/raw/train-images-idx3-ubyte; fetch it once with `discrimbench data "
+        "prepare mnist --download --data-root {tmp}/no-data` (torchvision downloads it) or place the "
+        "official files there",
     ),
     (
         "real-on-digits",

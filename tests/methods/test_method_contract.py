@@ -182,3 +182,16 @@ def test_presets_and_search_space_are_valid(name: str) -> None:
 def test_unknown_hyperparameter_is_one_clear_error(name: str) -> None:
     with pytest.raises(HyperparameterError, match=rf"^{name}\.bogus is not a hyperparameter of {name}$"):
         METHODS.get(name).make_params({"bogus": 1})
+
+
+@pytest.mark.parametrize("n", [1, 7, 32, 128, 1000])
+def test_one_model_objective_is_the_batch_mean_bit_for_bit(n: int) -> None:
+    """The one-model shortcut of ``StepLoss.objective`` gives the value of the general formula."""
+    from baselines._base import StepLoss
+
+    gen = torch.Generator().manual_seed(n)
+    for dtype in (torch.float32, torch.float64):
+        per_sample = torch.randn(1, n, generator=gen, dtype=dtype)
+        reg = torch.randn((), generator=gen, dtype=dtype)
+        step = StepLoss(per_sample=per_sample, regulariser=reg, task_loss=per_sample)
+        assert torch.equal(step.objective(), per_sample.mean(dim=1).sum() + reg)

@@ -67,6 +67,8 @@ def test_long_and_wide_tables_split_and_fit(big_study_dir: Path) -> None:
     tex = (out / "tables.tex").read_text(encoding="utf-8")
     assert tex.count(r"\begin{longtable}") == 2  # the 60-row per-cell table and the 96-row paired table
     assert r"\endhead" in tex and r"\begin{landscape}" in tex  # header repeats; too wide → landscape page
+    assert "% Reproduced versus reported: no rows in this study." in tex  # no empty floats
+    assert tex.count(r"\begin{table}") == 2  # the headline and the ranks
     log = _compile(out / "tables.tex")
     _assert_clean(log)
     pages = int(re.search(r"Output written on doc\.pdf \((\d+) pages?", log).group(1))  # type: ignore[union-attr]

@@ -125,7 +125,8 @@ def test_every_preset_validates_in_a_dry_run(preset: str, cli, tmp_path) -> None
     code, stdout, stderr = cli("run", preset, "--dry-run", "--out", str(out))
     absent = [d for d in raw["datasets"] if not _present(d)]
     if absent:  # the dry run refuses what the real run could not load
-        assert code == 2 and f"files of dataset {absent[0]!r} are missing" in stderr, stderr
+        assert code == 2 and f"datasets.{absent[0]}: dataset {absent[0]!r}: " in stderr, stderr
+        assert "not found; it must be at" in stderr, stderr  # the adapter's message: what, where, how
     else:
         assert code == 0, stderr
         assert "dry run: nothing was written" in stdout
