@@ -141,7 +141,9 @@ def _present(dataset: str) -> bool:
 
 def test_quick_preset_plan() -> None:
     study = load_study("quick")
-    assert len(study.cells) == 2 * 4 * 5
+    assert len(study.cells) == 2 * 2 * 5  # digits, mnist1d × rates 0, 0.4 × five methods
+    assert sorted({c.rate for c in study.cells}) == [0.0, 0.4]
+    assert study.config.tuning.n_trials == 8  # issue 13: at least 8 completed trials per tunable cell
     assert {c.method for c in study.cells} == {"ce", "gce", "superloss", "coteaching", "discrimloss"}
     assert study.config.seeds == [1, 2, 3]
 
