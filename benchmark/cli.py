@@ -80,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(_command_module(args.command).run(args) or 0)
+        code = int(_command_module(args.command).run(args) or 0)
+        sys.stdout.flush()  # a reader that left shows here, inside the guard, not at interpreter exit
+        return code
     except DiscrimBenchError as exc:
         if os.environ.get("DISCRIMBENCH_DEBUG"):
             raise

@@ -7,7 +7,7 @@ from typing import Any
 
 import optuna
 
-__all__ = ["assert_each_slot_and_seed_once"]
+__all__ = ["assert_each_slot_and_seed_once", "without_health_warning"]
 
 
 def assert_each_slot_and_seed_once(storage: Any, budgets: Mapping[str, int], seeds: Sequence[int]) -> None:
@@ -31,3 +31,22 @@ def assert_each_slot_and_seed_once(storage: Any, budgets: Mapping[str, int], see
             slots = sorted(t.user_attrs["discrimbench.slot"] for t in complete)
             method = summary.study_name.split("/")[-2]
             assert slots == list(range(budgets[method])), summary.study_name
+
+
+def without_health_warning(stderr: str) -> str:
+    """``stderr`` without the budget-health warning block (its header and indented cell lines).
+
+    Tests that run deliberately starved studies (1-2 epochs, for speed) expect that warning and assert
+    on everything else a command printed.
+    """
+    kept: list[str] = []
+    in_block = False
+    for line in stderr.splitlines():
+        if line.startswith("WARNING: budget health:"):
+            in_block = True
+            continue
+        if in_block and line.startswith("  "):
+            continue
+        in_block = False
+        kept.append(line)
+    return "\n".join(kept)
