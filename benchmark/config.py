@@ -26,12 +26,10 @@ and raised as one :class:`StudyConfigError` line.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from baselines._base import Choice, Distribution, FloatRange, IntRange
 from benchmark.errors import DiscrimBenchError, StudyConfigError, short
 from benchmark.registry import DATASETS, METHODS, NOISES, load_builtin_components
-from benchmark.study_reader import MAX_BYTES, parse_study_text
+from benchmark.study_reader import parse_study_text, preset_names, read_study_source
 
 __all__ = [
     "Cell",
@@ -283,32 +281,6 @@ class ResolvedStudy:
 # ---- loading ----------------------------------------------------------------------------------
 
 
-def preset_names() -> list[str]:
-    """Sorted names of the presets packaged in ``benchmark/presets``."""
-    folder = resources.files("benchmark") / "presets"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def _read_source(name_or_path: str) -> tuple[bytes, str]:
-    path = Path(name_or_path)
-    if path.is_file():
-        try:
-            with path.open("rb") as fh:
-                return fh.read(MAX_BYTES + 1), str(path)  # a larger file is refused without reading it all
-        except OSError as exc:
-            raise StudyConfigError(f"{path}: cannot read the study file: {exc.strerror}") from None
-    presets = preset_names()
-    if name_or_path in presets:
-        res = resources.files("benchmark") / "presets" / f"{name_or_path}.yaml"
-        return res.read_bytes(), f"preset {name_or_path}"
-    close = difflib.get_close_matches(name_or_path, presets, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise StudyConfigError(
-        f"{name_or_path!r} is neither a study file (resolved: {path.resolve()}) nor a preset.{hint} "
-        f"Presets: {', '.join(presets)}"
-    )
-
-
 def load_study(
     name_or_path: str, *, out: str | None = None, protocols: list[str] | None = None
 ) -> ResolvedStudy:
@@ -322,7 +294,7 @@ def load_study(
     Raises:
         StudyConfigError: malformed YAML (with file and line) or any validation problem (one line).
     """
-    data, source = _read_source(name_or_path)
+    data, source = read_study_source(name_or_path)
     raw = parse_study_text(data, source)
     if not isinstance(raw, dict):
         raise StudyConfigError(f"{source}: the study file must be a mapping, got {type(raw).__name__}")

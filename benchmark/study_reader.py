@@ -9,13 +9,23 @@ those refused while composing, before anything is expanded, each as one :class:`
 
 from __future__ import annotations
 
+import difflib
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from benchmark.errors import StudyConfigError, short
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_INT_DIGITS", "parse_study_text"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "parse_study_text",
+    "preset_names",
+    "read_study_source",
+]
 
 MAX_BYTES = 1_000_000  # the largest packaged preset is a few KB
 MAX_DEPTH = 32  # a study file nests 5 levels deep (methods.x.search.p.choices)
@@ -154,3 +164,35 @@ def parse_study_text(data: bytes | str, source: str) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def preset_names() -> list[str]:
+    """Sorted names of the presets packaged in ``benchmark/presets``."""
+    folder = resources.files("benchmark") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_study_source(name_or_path: str) -> tuple[bytes, str]:
+    """The bytes of a study file or packaged preset, and how to name it in errors.
+
+    Reads at most ``MAX_BYTES + 1`` bytes, so a huge file is refused without being read whole. This module
+    imports neither torch nor the registries: ``discrimbench run`` reads and checks the text before it
+    loads anything heavy, so a hostile file is refused in a small process.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                return fh.read(MAX_BYTES + 1), str(path)
+        except OSError as exc:
+            raise StudyConfigError(f"{path}: cannot read the study file: {exc.strerror}") from None
+    presets = preset_names()
+    if name_or_path in presets:
+        res = resources.files("benchmark") / "presets" / f"{name_or_path}.yaml"
+        return res.read_bytes(), f"preset {name_or_path}"
+    close = difflib.get_close_matches(name_or_path, presets, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise StudyConfigError(
+        f"{name_or_path!r} is neither a study file (resolved: {path.resolve()}) nor a preset.{hint} "
+        f"Presets: {', '.join(presets)}"
+    )

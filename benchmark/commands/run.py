@@ -10,7 +10,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from benchmark.config import PROTOCOL_NOTES, load_study, preset_names
+from benchmark.study_reader import parse_study_text, preset_names, read_study_source
 
 if TYPE_CHECKING:
     from benchmark.study import StudyPlan
@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    parse_study_text(*read_study_source(args.study))  # untrusted text first, before torch is imported
+    from benchmark.config import load_study
     from benchmark.study import plan_study
 
     chosen = getattr(args, "protocol", None)
@@ -91,6 +93,7 @@ def _storage_error(exc: Exception, plan: StudyPlan) -> Exception:
 
 def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
     """The dry-run text: cells, budgets, selection, seeds and where every output goes."""
+    from benchmark.config import PROTOCOL_NOTES
     from benchmark.tracking import mask_url
 
     cfg = plan.study.config

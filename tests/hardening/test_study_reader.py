@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -35,6 +38,28 @@ def test_alias_bomb_is_refused_in_under_a_second_and_300_mb() -> None:
     tracemalloc.stop()
     assert str(err.value) == ("bomb.yaml:1:4: anchor &a is not allowed in a study file (write the value out)")
     assert elapsed < 1.0 and peak < 300 * 2**20
+
+
+def _cap_address_space_at_300_mb() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (300 * 2**20, 300 * 2**20))
+
+
+def test_the_whole_command_refuses_the_bomb_within_300_mb(tmp_path: Path) -> None:
+    """``discrimbench run bomb.yaml --dry-run`` reads the text before it imports torch (whose import alone
+    needs more than 300 MB of address space), so the whole process stays under the cap."""
+    (tmp_path / "bomb.yaml").write_text(_alias_bomb())
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmark", "run", "bomb.yaml", "--dry-run"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, preexec_fn=_cap_address_space_at_300_mb,
+    )  # fmt: skip
+    assert time.perf_counter() - started < 10  # the interpreter's own start included
+    assert (done.returncode, done.stdout) == (2, ""), done.stderr[-2000:]
+    assert done.stderr == (
+        "discrimbench run: error: bomb.yaml:1:4: "
+        "anchor &a is not allowed in a study file (write the value out)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.yaml"]
 
 
 def test_an_alias_without_anchor_is_refused_too() -> None:
