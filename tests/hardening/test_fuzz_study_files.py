@@ -33,11 +33,17 @@ def test_the_fuzzer_catches_a_broken_invariant(monkeypatch) -> None:
     import yaml
 
     from benchmark import config
+    from benchmark.commands import run as run_command
     from tests.hardening.fuzz_study_files import classify
 
     files = [b"name: caf\xe9\n", b"a: &x [1]\nname: *x\n"]
     assert [classify(f)[0] for f in files] == ["refused", "refused"]
-    monkeypatch.setattr(config, "parse_study_text", lambda data, source: yaml.safe_load(data.decode()))
+
+    def old_reader(data: bytes, source: str) -> object:
+        return yaml.safe_load(data.decode())
+
+    monkeypatch.setattr(config, "parse_study_text", old_reader)
+    monkeypatch.setattr(run_command, "parse_study_text", old_reader)  # `run` reads the text first too
     outcomes = [classify(f) for f in files]
     assert outcomes[0][0] == "failed"
     assert outcomes[0][1].startswith("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xe9")
