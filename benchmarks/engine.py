@@ -33,16 +33,11 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from benchmark.data import PreparedData, prepare
-from benchmark.engine.batching import Inputs, index_batches
+from benchmark.data import prepare
 from benchmark.engine.device import resolve_device
-from benchmark.engine.optim import build_optimizer
-from benchmark.engine.recipe import resolve_recipe
-from benchmark.models import build_model
+from benchmark.engine.reference_loop import plain_loop
 from benchmark.runs import RunSpec
-from benchmark.seeding import seed_streams
 from benchmark.training import start_run
 
 __all__ = ["TARGETS", "run_engine_benchmark"]
@@ -56,31 +51,6 @@ TARGETS = {
 }
 METHODS = ("ce", "gce", "superloss", "discrimloss", "coteaching")
 ROUNDS = 61  # interleaved epochs of every configuration, the first a warm-up
-
-
-def _plain_loop(
-    data: PreparedData, recipe_overrides: dict[str, Any], epochs: int, device: torch.device
-) -> Callable[[int], float]:
-    """A minimal hand-written loop (randperm, forward, mean CE, backward, step); returns its epoch."""
-    recipe = resolve_recipe(data.recipe, recipe_overrides, epochs)
-    torch.manual_seed(seed_streams(0).init)
-    n_out = data.num_classes or 1
-    model = build_model(recipe.model, data.input_shape, n_out, **recipe.model_kwargs).to(device)
-    opt = build_optimizer(recipe, model.parameters())
-    x = Inputs(data.train.x, device, recipe.normalize_mean, recipe.normalize_std).x
-    y = data.train.y.to(device)
-    gen = torch.Generator().manual_seed(0)
-
-    def train_epoch(epoch: int) -> float:
-        model.train()
-        for idx in index_batches(len(y), recipe.batch_size, gen, device):
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        return float(loss.detach())  # one sync, as the engine's once-per-epoch read
-
-    return train_epoch
 
 
 def run_engine_benchmark(
@@ -110,7 +80,7 @@ def run_engine_benchmark(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        epochs: dict[str, Callable[[int], float]] = {"plain": _plain_loop(data, overrides, rounds, dev)}
+        epochs: dict[str, Callable[[int], float]] = {"plain": plain_loop(data, overrides, rounds, dev)}
         for method in METHODS:
             spec = RunSpec(dataset=dataset, noise="sym-excl", rate=rate, method=method, seed=0,
                            device=device, epochs=rounds, recipe=overrides)  # fmt: skip

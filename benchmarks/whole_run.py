@@ -24,16 +24,11 @@ import time
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from benchmark.data import PreparedData, prepare
-from benchmark.engine.batching import Inputs, index_batches
 from benchmark.engine.device import keep_freed_memory
-from benchmark.engine.optim import build_optimizer
-from benchmark.engine.recipe import resolve_recipe
-from benchmark.models import build_model
+from benchmark.engine.reference_loop import plain_loop
 from benchmark.runs import RunSpec
-from benchmark.seeding import seed_streams
 from benchmark.training import train_run
 
 __all__ = ["METHOD_NAMES", "TARGETS", "bare_run", "run_whole_run_benchmark"]
@@ -43,25 +38,12 @@ TARGETS = {"ce": 1.15}  # the others are reported without a target
 
 
 def bare_run(data: PreparedData, epochs: int) -> float:
-    """Train the dataset's recipe model for ``epochs`` in a bare loop; returns the last epoch's loss."""
-    recipe = resolve_recipe(data.recipe, {}, epochs)
-    device = torch.device("cpu")
-    torch.manual_seed(seed_streams(0).init)
-    model = build_model(recipe.model, data.input_shape, data.num_classes or 1, **recipe.model_kwargs)
-    opt = build_optimizer(recipe, model.parameters())
-    x = Inputs(data.train.x, device, recipe.normalize_mean, recipe.normalize_std).x
-    y = torch.as_tensor(data.train.y)
-    gen = torch.Generator().manual_seed(0)
-    loss = torch.zeros(())
-    for _ in range(epochs):
-        model.train()
-        for idx in index_batches(len(y), recipe.batch_size, gen, device):
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        float(loss.detach())  # one read per epoch, as the engine's
-    return float(loss.detach())
+    """Train the dataset's recipe model for ``epochs`` in the bare loop; returns the last epoch's loss."""
+    train_epoch = plain_loop(data, {}, epochs, torch.device("cpu"))
+    loss = 0.0
+    for epoch in range(epochs):
+        loss = train_epoch(epoch)
+    return loss
 
 
 def run_whole_run_benchmark(
