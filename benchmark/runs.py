@@ -101,7 +101,8 @@ class RunResult:
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN → None); per-sample arrays are left out."""
         out = {k: v for k, v in asdict(self).items() if k not in ("sample_weights", "hardness")}
-        return _json_safe(out)
+        safe: dict[str, Any] = _json_safe(out)
+        return safe
 
 
 def _json_safe(value: Any) -> Any:

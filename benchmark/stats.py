@@ -221,7 +221,7 @@ def rank_analysis(scores: pd.DataFrame, *, higher_is_better: bool = True) -> Ran
         stat, p = float(res.statistic), float(res.pvalue)
     pairwise = pd.DataFrame(math.nan, index=methods, columns=methods)
     pairs = [(i, j) for i in range(len(methods)) for j in range(i + 1, len(methods))]
-    raw = [paired_test(scores[methods[i]], scores[methods[j]]).p for i, j in pairs]
+    raw = [paired_test(scores[methods[i]].tolist(), scores[methods[j]].tolist()).p for i, j in pairs]
     for (i, j), adj in zip(pairs, holm(raw), strict=True):
         pairwise.iloc[i, j] = pairwise.iloc[j, i] = adj
     return RankAnalysis(scores, ranks, stat, p, pairwise, note)
