@@ -8,7 +8,9 @@ aliases, no duplicate keys, bounded size, depth and integers)::
     noises: {sym-excl: {rates: [0, 0.2, 0.4], params: {}}}
     methods:                                            # or a list of names
       ce: {}
-      discrimloss: {search: {tanh_a: [0.2, 0.35]}, fixed: {sup_eps: 3}}
+      discrimloss: {search: {a: [0.2, 0.35]}, fixed: {sup_eps: 3}}
+      gce: {preset: truncated, q: 0.6}                  # a method preset, one field overridden
+      discrimloss-no-es: {method: discrimloss, preset: ablation-no-es}   # the same method, another label
     seeds: [1, 2, 3]
     tuning: {n_trials: 3, sampler_seed: 0, pruner: median, selection: noisy-val}
     training: {epochs: 5, device: cpu, recipe: {batch_size: 64}, recipe_kind: fast}
