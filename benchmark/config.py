@@ -35,9 +35,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from baselines._base import Choice, Distribution, FloatRange, IntRange
 from benchmark.errors import DiscrimBenchError, StudyConfigError, short
+from benchmark.method import MethodContext
 from benchmark.registry import DATASETS, METHODS, NOISES, load_builtin_components
+from benchmark.space import BOUND_MAX, Distribution, endpoints, parse_distribution
 from benchmark.study_reader import parse_study_text, preset_names, read_study_source
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
     "resolve_study",
 ]
 
-SEED_MAX = 2**62  # the range the repeats draw seeds from (benchmark.study)
+SEED_MAX = BOUND_MAX  # the range the repeats draw seeds from (benchmark.study)
 SAMPLER_SEED_MAX = 2**32 - 1  # numpy.random.RandomState, which Optuna's samplers seed
 EPOCHS_MAX = 100_000
 THREADS_MAX = 1_024  # torch's thread pools; more threads than cores only slows training down
@@ -233,8 +234,9 @@ class Cell:
 
     @property
     def provides_hardness(self) -> bool:
-        """Clean-label CE runs give the per-sample hardness used by the diagnostics of other cells."""
-        return self.method == "ce" and self.rate == 0.0
+        """Clean-label runs of the plain task loss (the method says so: ``hardness_reference``) give the
+        per-sample hardness used by the diagnostics of other cells."""
+        return self.rate == 0.0 and self.method in METHODS and METHODS.get(self.method).hardness_reference
 
     @property
     def budget(self) -> int:
@@ -433,8 +435,6 @@ def _official_cell(
 def _resolve_method(
     name: str, spec: MethodSpec, info: Any, rate: float, config: StudyConfig, errors: list[str]
 ) -> tuple[dict[str, Distribution], dict[str, Any]] | None:
-    from baselines._base import MethodContext
-
     cls = METHODS.get(name)
     key = f"methods.{name}"
     if info.task not in cls.tasks:
@@ -455,7 +455,7 @@ def _resolve_method(
     space: dict[str, Distribution] = dict(cls.search_space(ctx)) if spec.default_space else {}
     for pname, value in spec.search.items():
         try:
-            space[pname] = _parse_distribution(value, space.get(pname))
+            space[pname] = parse_distribution(value, space.get(pname))
         except ValueError as exc:
             errors.append(f"{key}.search.{pname}={short(value)}: {exc}")
             return None
@@ -466,7 +466,7 @@ def _resolve_method(
             errors.append(f"{key}: {pname!r} is both fixed and searched; keep one")
             return None
     for pname, dist in space.items():
-        for probe in _endpoints(dist):
+        for probe in endpoints(dist):
             try:
                 cls.make_params({**spec.fixed, pname: probe})
             except DiscrimBenchError as exc:
@@ -474,65 +474,6 @@ def _resolve_method(
                 return None
     defaults = dict(cls.make_params(spec.fixed).model_dump())
     return space, defaults
-
-
-def _endpoints(dist: Distribution) -> list[Any]:
-    if isinstance(dist, Choice):
-        return list(dist.choices)
-    return [dist.low, dist.high]
-
-
-def _parse_distribution(value: Any, default: Distribution | None) -> Distribution:
-    """Turn a study file's search entry into a distribution (narrowing ``default`` when given)."""
-    if isinstance(value, dict):
-        if "choices" in value:
-            if set(value) != {"choices"} or not value["choices"]:
-                raise ValueError("a categorical is {choices: [non-empty list]}")
-            return Choice(tuple(value["choices"]))
-        unknown = set(value) - {"low", "high", "log", "step"}
-        if unknown or not {"low", "high"} <= set(value):
-            raise ValueError("a range is {low, high[, log][, step]}")
-        low, high = _bound(value["low"], "low"), _bound(value["high"], "high")
-        if "step" in value:
-            _bound(value["step"], "step")
-        if "step" in value or (isinstance(low, int) and isinstance(high, int) and not value.get("log")):
-            dist: Distribution = IntRange(int(low), int(high), int(value.get("step", 1)))
-        else:
-            dist = FloatRange(float(low), float(high), bool(value.get("log", False)))
-    elif isinstance(value, list) and value:
-        if isinstance(default, Choice) or len(value) != 2:
-            return Choice(tuple(value))
-        low, high = value
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-            return Choice(tuple(value))
-        low, high = _bound(low, "low"), _bound(high, "high")
-        if isinstance(default, IntRange) or (default is None and all(isinstance(v, int) for v in value)):
-            step = default.step if isinstance(default, IntRange) else 1
-            if int(low) != low or int(high) != high:
-                raise ValueError("an integer hyperparameter needs integer bounds")
-            dist = IntRange(int(low), int(high), step)
-        else:
-            log = default.log if isinstance(default, FloatRange) else False
-            dist = FloatRange(float(low), float(high), log)
-    else:
-        raise ValueError("expected [low, high], a list of choices, {choices: [...]} or {low, high, log}")
-    if isinstance(dist, FloatRange | IntRange):
-        if not dist.low <= dist.high:
-            raise ValueError(f"low <= high must hold, got low={dist.low}, high={dist.high}")
-        if isinstance(dist, FloatRange) and dist.log and dist.low <= 0:
-            raise ValueError(f"a log range needs low > 0, got low={dist.low}")
-        if isinstance(dist, IntRange) and dist.step < 1:
-            raise ValueError(f"step must be >= 1, got {dist.step}")
-    return dist
-
-
-def _bound(value: Any, name: str) -> int | float:
-    """A search bound: a finite number, integers within Optuna's 64-bit range."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name}={short(value)} must be a number")
-    if not math.isfinite(value) or abs(value) > SEED_MAX:
-        raise ValueError(f"{name}={short(value)} must be finite and within ±2**62")
-    return value
 
 
 def _dataset_info(name: str, kwargs: Mapping[str, Any], training: TrainingSpec) -> DatasetInfo:
@@ -568,8 +509,8 @@ def _dataset_info(name: str, kwargs: Mapping[str, Any], training: TrainingSpec) 
 
 def _check_noise(name: str, rate: float, params: Mapping[str, Any], info: DatasetInfo) -> None:
     generator = NOISES.get(name)
-    generator.check(info.task, rate, info.num_classes, info.name)  # type: ignore[attr-defined]
-    generator.resolve_params({**info.noise_defaults.get(name, {}), **params})  # type: ignore[attr-defined]
+    generator.check(info.task, rate, info.num_classes, info.name)
+    generator.resolve_params({**info.noise_defaults.get(name, {}), **params})
 
 
 def _run_order(cells: list[Cell]) -> list[Cell]:
