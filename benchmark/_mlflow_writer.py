@@ -29,8 +29,10 @@ from benchmark.tracking import OWNER_TAG, REPLACES_TAG, UNIT_TAG
 T = TypeVar("T")
 
 _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tags of them)
-# The tag MLflow 3's UI code reads to open an experiment on its runs table rather than the GenAI views when
-# its mode toggle is disabled; with the toggle (3.17) the URL ?workflowType=machine_learning does (README).
+# The tag MLflow 3's UI reads to open an experiment on its runs table rather than the GenAI views when its
+# workflow toggle is off (releases before the toggle). From the toggle on (3.17 included) the UI ignores
+# experiment tags for this and follows the URL's workflowType or the user's stored choice (README,
+# tests/test_mlflow_ui.py).
 RUNS_VIEW_TAG = ("mlflow.experimentKind", "custom_model_development")
 
 
