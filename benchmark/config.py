@@ -54,7 +54,7 @@ __all__ = [
     "resolve_study",
 ]
 
-SEED_MAX = 2**62  # the range the repeats draw seeds from (benchmark.study)
+SEED_MAX = 2**62  # the range the repeats draw seeds from (benchmark.study.worker)
 SAMPLER_SEED_MAX = 2**32 - 1  # numpy.random.RandomState, which Optuna's samplers seed
 EPOCHS_MAX = 100_000
 THREADS_MAX = 1_024  # torch's thread pools; more threads than cores only slows training down
