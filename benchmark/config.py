@@ -177,6 +177,7 @@ class StudyConfig(_Model):
     protocols: list[Protocol] = Field(default=["tuned"], min_length=1)
     official_selection: Selection = "test-oracle"
     official_noise_params: dict[str, Any] = Field(default_factory=dict)
+    sweeps: Any = None  # sensitivity sweeps, validated by benchmark.sweeps.spec
 
     @field_validator("datasets", "methods", mode="before")
     @classmethod
@@ -272,6 +273,7 @@ class ResolvedStudy:
     source: str
     raw: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
+    sweeps: list[Any] = field(default_factory=list)  # benchmark.sweeps.SweepCell, run after the cells
 
     @property
     def name(self) -> str:
@@ -336,11 +338,20 @@ def resolve_study(
     errors: list[str] = []
     infos: dict[str, DatasetInfo] = {}
     cells = _build_cells(config, errors, infos)
+    from benchmark.sweeps.spec import resolve_sweeps  # imports this module
+
+    sweeps = resolve_sweeps(config.sweeps, config, infos, errors)
     if errors:
         raise StudyConfigError(f"{source}: " + "; ".join(errors))
     folder = Path(out or config.out or Path("results") / config.name)
     return ResolvedStudy(
-        config=config, cells=_run_order(cells), out=folder, source=source, raw=dict(raw), datasets=infos
+        config=config,
+        cells=_run_order(cells),
+        out=folder,
+        source=source,
+        raw=dict(raw),
+        datasets=infos,
+        sweeps=sweeps,
     )
 
 
