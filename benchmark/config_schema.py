@@ -169,6 +169,7 @@ class StudyConfig(_Model):
     protocols: list[Protocol] = Field(default=["tuned"], min_length=1)
     official_selection: Selection = "test-oracle"
     official_noise_params: dict[str, Any] = Field(default_factory=dict)
+    sweeps: Any = None  # sensitivity sweeps, validated by benchmark.sweeps.spec
 
     @field_validator("datasets", "methods", mode="before")
     @classmethod
