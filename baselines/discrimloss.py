@@ -52,8 +52,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from baselines._functional import bias_correction
 from baselines._sparse_sgd import sparse_sgd_rows
-from baselines._threshold import RunningThreshold
-from benchmark.errors import HyperparameterError
+from baselines._threshold import RunningThreshold, fixed_threshold
 from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
 from benchmark.space import Distribution, FloatRange, IntRange
@@ -219,12 +218,10 @@ class DiscrimLoss(LossMethod):
         assert isinstance(params, Params)
         self.p: Params = params
         self.q = params.q if params.q is not None else float(round(0.5 * ctx.epochs))
-        fixed_k_unknown = params.k_mode == "fixed" and params.k_value is None
-        if fixed_k_unknown and (ctx.task != "classification" or not ctx.num_classes):
-            raise HyperparameterError(
-                "discrimloss.k_value=None: k_mode 'fixed' on a regression task needs an explicit k_value"
-            )
-        self.k_value = params.k_value if params.k_value is not None else math.log(ctx.num_classes or 1)
+        self.k_value = fixed_threshold(
+            params.k_value, params.k_mode, ctx,
+            "discrimloss.k_value=None: k_mode 'fixed' on a regression task needs an explicit k_value",
+        )  # fmt: skip
         low = params.clamp_min if params.clamp_space == "log" else math.log(params.clamp_min)
         self.clamp_bounds = (low, LN_20)
         device, n = ctx.device, ctx.n_train
