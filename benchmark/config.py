@@ -35,6 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from benchmark.cells import Cell, DatasetInfo
 from benchmark.config_methods import (
     MethodEntry,
     check_method_entries,
@@ -54,9 +55,9 @@ from benchmark.config_schema import (
     pydantic_errors,
 )
 from benchmark.errors import DiscrimBenchError, StudyConfigError
-from benchmark.registry import DATASETS, METHODS, NOISES, load_builtin_components
-from benchmark.space import Distribution
+from benchmark.registry import DATASETS, NOISES, load_builtin_components
 from benchmark.study_reader import parse_study_text, preset_names, read_study_source
+from benchmark.sweeps.spec import SweepCell, resolve_sweeps
 
 __all__ = [
     "PROTOCOL_NOTES",
@@ -76,75 +77,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One (dataset, noise, rate, method[, selection]) cell, fully resolved."""
-
-    study: str
-    dataset: str
-    dataset_kwargs: dict[str, Any]
-    noise: str
-    noise_params: dict[str, Any]
-    rate: float
-    method: str
-    fixed: dict[str, Any]
-    space: dict[str, Distribution]
-    defaults: dict[str, Any]
-    selection: str
-    n_trials: int
-    task: str
-    suffix_selection: bool = False
-    max_extra_trials: int | None = None
-    protocol: str = "tuned"
-    official: bool = False  # paper-official cells: whether the method published values for this cell
-    label: str = ""  # the study's name for the method entry ("" or the method's name: no label of its own)
-
-    @property
-    def method_label(self) -> str:
-        """What results and the report show for the method: the entry's label, else the method's name."""
-        return self.label or self.method
-
-    @property
-    def cell_id(self) -> str:
-        """``{dataset}/{noise}/{rate}/{label}`` (plus ``@{selection}`` when a study has several, and
-        ``@paper-official`` for the cells of that protocol)."""
-        base = f"{self.dataset}/{self.noise}/{self.rate:g}/{self.method_label}"
-        if self.protocol != "tuned":
-            return f"{base}@{self.protocol}"
-        return f"{base}@{self.selection}" if self.suffix_selection else base
-
-    @property
-    def provides_hardness(self) -> bool:
-        """Clean-label runs of the plain task loss (the method says so: ``hardness_reference``) give the
-        per-sample hardness used by the diagnostics of other cells."""
-        return self.rate == 0.0 and self.method in METHODS and METHODS.get(self.method).hardness_reference
-
-    @property
-    def budget(self) -> int:
-        """Trials of this cell: the configured budget, or 1 (the defaults) when nothing is searched."""
-        return self.n_trials if self.space else 1
-
-    @property
-    def extra_cap(self) -> int:
-        """Pruned and failed trials this cell may add on top of its budget before it stops tuning."""
-        return self.budget if self.max_extra_trials is None else self.max_extra_trials
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What validation needs to know about a dataset without loading it."""
-
-    name: str
-    task: str
-    num_classes: int | None
-    n_train: int | None
-    epochs: int | None
-    noise_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
-    present: bool = True
-    location: str | None = None
-    regression_loss: str = "mse"
-
-
 @dataclass
 class ResolvedStudy:
     """A validated study: its config, the cells in run order and where its outputs go."""
@@ -155,6 +87,7 @@ class ResolvedStudy:
     source: str
     raw: dict[str, Any] = field(default_factory=dict)
     datasets: dict[str, DatasetInfo] = field(default_factory=dict)
+    sweeps: list[SweepCell] = field(default_factory=list)  # sensitivity sweeps, run after the cells
 
     @property
     def name(self) -> str:
@@ -205,11 +138,18 @@ def resolve_study(
     errors: list[str] = []
     infos: dict[str, DatasetInfo] = {}
     cells = _build_cells(config, errors, infos)
+    sweeps = resolve_sweeps(config.sweeps, config, infos, errors)
     if errors:
         raise StudyConfigError(f"{source}: " + "; ".join(errors))
     folder = Path(out or config.out or Path("results") / config.name)
     return ResolvedStudy(
-        config=config, cells=_run_order(cells), out=folder, source=source, raw=dict(raw), datasets=infos
+        config=config,
+        cells=_run_order(cells),
+        out=folder,
+        source=source,
+        raw=dict(raw),
+        datasets=infos,
+        sweeps=sweeps,
     )
 
 

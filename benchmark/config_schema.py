@@ -28,7 +28,7 @@ __all__ = [
     "pydantic_errors",
 ]
 
-SEED_MAX = BOUND_MAX  # the range the repeats draw seeds from (benchmark.study)
+SEED_MAX = BOUND_MAX  # the range the repeats draw seeds from (benchmark.study.worker)
 SAMPLER_SEED_MAX = 2**32 - 1  # numpy.random.RandomState, which Optuna's samplers seed
 EPOCHS_MAX = 100_000
 THREADS_MAX = 1_024  # torch's thread pools; more threads than cores only slows training down
@@ -169,6 +169,7 @@ class StudyConfig(_Model):
     protocols: list[Protocol] = Field(default=["tuned"], min_length=1)
     official_selection: Selection = "test-oracle"
     official_noise_params: dict[str, Any] = Field(default_factory=dict)
+    sweeps: Any = None  # sensitivity sweeps, validated by benchmark.sweeps.spec
 
     @field_validator("datasets", "methods", mode="before")
     @classmethod
