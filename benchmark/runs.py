@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["RESULT_COLUMNS", "EpochMetrics", "RunResult", "RunSpec"]
+__all__ = ["RESULT_COLUMNS", "RunResult", "RunSpec"]
 
 
 @dataclass(frozen=True)
@@ -52,21 +52,14 @@ class RunSpec:
         return asdict(self)
 
 
-@dataclass
-class EpochMetrics:
-    """Per-epoch metrics, keys slash-namespaced as logged to MLflow (NaN where not applicable).
-
-    ``memo/noisy_acc``: accuracy of the corrupted training samples against their noisy labels;
-    ``memo/true_acc``: the same samples against their true labels (each sample as predicted in its own
-    training step of the epoch; with augmentation, re-predicted after it); ``memo/clean_acc``: the clean
-    samples against their labels (with augmentation, an evenly spaced subset as large as the corrupted set);
-    ``diag/auroc_noisy_clean`` and ``diag/auroc_noisy_hard``: AUROC of (1 − weight) ranking corrupted above
-    clean / hard clean samples; ``diag/weight_clean_mean`` and ``diag/weight_corrupted_mean``: mean
-    per-sample weight of each group (methods with weights).
-    """
-
-    epoch: int
-    values: dict[str, float]
+# Per-epoch metrics, keys slash-namespaced as logged to MLflow (NaN where not applicable):
+# ``memo/noisy_acc``: accuracy of the corrupted training samples against their noisy labels;
+# ``memo/true_acc``: the same samples against their true labels (each sample as predicted in its own
+# training step of the epoch; with augmentation, re-predicted after it); ``memo/clean_acc``: the clean
+# samples against their labels (with augmentation, an evenly spaced subset as large as the corrupted set);
+# ``diag/auroc_noisy_clean`` and ``diag/auroc_noisy_hard``: AUROC of (1 − weight) ranking corrupted above
+# clean / hard clean samples; ``diag/weight_clean_mean`` and ``diag/weight_corrupted_mean``: mean
+# per-sample weight of each group (methods with weights).
 
 
 @dataclass
@@ -101,7 +94,8 @@ class RunResult:
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN → None); per-sample arrays are left out."""
         out = {k: v for k, v in asdict(self).items() if k not in ("sample_weights", "hardness")}
-        return _json_safe(out)
+        safe: dict[str, Any] = _json_safe(out)
+        return safe
 
 
 def _json_safe(value: Any) -> Any:

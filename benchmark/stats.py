@@ -30,6 +30,7 @@ __all__ = [
     "paired_test",
     "rank_analysis",
     "rank_biserial",
+    "t_interval",
 ]
 
 ALPHA = 0.05
@@ -72,6 +73,21 @@ def bootstrap_ci(
         rng=np.random.default_rng(seed),
     )
     return CI(float(res.confidence_interval.low), float(res.confidence_interval.high))
+
+
+def t_interval(values: Sequence[float], *, level: float = 0.95) -> CI:
+    """Student-t CI of the mean over seeds: mean ± t(level, n−1)·s/√n.
+
+    Used where each point has a handful of seeds (sensitivity curves): with 2 to 5 values a bootstrap
+    cannot resample anything meaningful, while the t interval is exact under normal errors and widens
+    honestly as n shrinks. NaN with a note below 2 values.
+    """
+    x = np.asarray([v for v in values if not _isnan(v)], dtype=float)
+    if x.size < 2:
+        return CI(math.nan, math.nan, f"n={x.size} < 2: no CI")
+    half = float(stats.t.ppf(0.5 + level / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    mean = float(x.mean())
+    return CI(mean - half, mean + half, "zero variance" if half == 0.0 else "")
 
 
 def holm(pvalues: Sequence[float]) -> np.ndarray:
@@ -221,7 +237,7 @@ def rank_analysis(scores: pd.DataFrame, *, higher_is_better: bool = True) -> Ran
         stat, p = float(res.statistic), float(res.pvalue)
     pairwise = pd.DataFrame(math.nan, index=methods, columns=methods)
     pairs = [(i, j) for i in range(len(methods)) for j in range(i + 1, len(methods))]
-    raw = [paired_test(scores[methods[i]], scores[methods[j]]).p for i, j in pairs]
+    raw = [paired_test(scores[methods[i]].tolist(), scores[methods[j]].tolist()).p for i, j in pairs]
     for (i, j), adj in zip(pairs, holm(raw), strict=True):
         pairwise.iloc[i, j] = pairwise.iloc[j, i] = adj
     return RankAnalysis(scores, ranks, stat, p, pairwise, note)

@@ -43,12 +43,12 @@ class StrictLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise _Refused(
                 problem=f"alias *{event.anchor} is not allowed in a study file (write the value out)",
                 problem_mark=event.start_mark,
             )
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if getattr(event, "anchor", None) is not None:
             raise _Refused(
                 problem=f"anchor &{event.anchor} is not allowed in a study file (write the value out)",
@@ -145,7 +145,8 @@ def parse_study_text(data: bytes | str, source: str) -> Any:
         return loader.get_single_data()
     except _Refused as exc:
         mark = exc.problem_mark
-        raise StudyConfigError(f"{source}:{mark.line + 1}:{mark.column + 1}: {exc.problem}") from None
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "?"
+        raise StudyConfigError(f"{source}:{where}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source

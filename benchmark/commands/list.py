@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from benchmark.registry import DATASETS, METHODS, MODELS, NOISES, Registry, load_builtin_components
 
 HELP = "list registered methods, datasets, noise generators or models"
-REGISTRIES: dict[str, Registry] = {
+REGISTRIES: dict[str, Registry[Any]] = {
     "methods": METHODS,
     "datasets": DATASETS,
     "noises": NOISES,

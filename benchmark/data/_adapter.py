@@ -211,4 +211,5 @@ def _recipe_dict(recipe: Recipe) -> dict[str, Any]:
 def get_adapter(name: str, **kwargs: Any) -> DatasetAdapter:
     """The adapter registered as ``name``, built with ``kwargs`` (unknown names list close matches)."""
     cls = DATASETS.get(name)
-    return cls(**kwargs)
+    adapter: DatasetAdapter = cls(**kwargs)
+    return adapter

@@ -30,7 +30,7 @@ def bayes_hardness(x: np.ndarray, means: np.ndarray) -> np.ndarray:
     post = np.exp(logits)
     post /= post.sum(axis=1, keepdims=True)
     top2 = np.sort(post, axis=1)[:, -2:]
-    return 1.0 - (top2[:, 1] - top2[:, 0])
+    return np.asarray(1.0 - (top2[:, 1] - top2[:, 0]))
 
 
 @DATASETS.register(

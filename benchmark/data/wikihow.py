@@ -125,7 +125,7 @@ class WikiHow(DatasetAdapter):
         return (3, 4, int(self.kwargs["max_seq_length"]))
 
     def folder(self, root: Path) -> Path:
-        return self.location(root) / self.kwargs["task"]
+        return self.location(root) / str(self.kwargs["task"])
 
     def required_files(self, root: Path) -> list[Path]:
         return [self.folder(root) / "train.csv", self.folder(root) / "val.csv"]

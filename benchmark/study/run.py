@@ -10,8 +10,8 @@ import sys
 import time
 from typing import Any
 
+import benchmark.study.outputs as outputs
 from benchmark.config import Cell
-from benchmark.study import outputs
 from benchmark.study.ledger import (
     collect_rows,
     count_progress,

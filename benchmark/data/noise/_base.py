@@ -135,7 +135,7 @@ def empirical_transition(clean: np.ndarray, noisy: np.ndarray, num_classes: int)
     counts = np.zeros((num_classes, num_classes), dtype=np.float64)
     np.add.at(counts, (clean.astype(np.int64), noisy.astype(np.int64)), 1.0)
     rows = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    return np.asarray(np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0))
 
 
 def classification_result(clean: np.ndarray, noisy: np.ndarray, num_classes: int) -> NoiseResult:

@@ -15,6 +15,8 @@ E[q] (the truncated normal's mean), which is ≈ r for moderate r.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -26,7 +28,7 @@ from benchmark.registry import NOISES
 __all__ = ["flip_rate_distribution", "idn"]
 
 
-def flip_rate_distribution(rate: float, norm_std: float, flip_max: float) -> stats.rv_continuous:
+def flip_rate_distribution(rate: float, norm_std: float, flip_max: float) -> Any:
     """The truncated normal of the per-sample flip rates (its ``mean()`` is the expected noise rate)."""
     return stats.truncnorm((0.0 - rate) / norm_std, (flip_max - rate) / norm_std, loc=rate, scale=norm_std)
 
@@ -58,7 +60,9 @@ def idn(
     if rate == 0.0:
         return classification_result(clean, clean.copy(), c)
     dim = int(np.prod(ctx.x.shape[1:]))
-    q = flip_rate_distribution(rate, norm_std, flip_max).rvs(n, random_state=rng)
+    q = np.asarray(
+        flip_rate_distribution(rate, norm_std, flip_max).rvs(n, random_state=rng), dtype=np.float64
+    )
     w = rng.standard_normal((c, dim, c), dtype=np.float32)
     probs = np.empty((n, c), dtype=np.float64)
     for k in range(c):
