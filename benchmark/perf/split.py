@@ -58,7 +58,8 @@ def _phase_targets(clock: Any) -> list[tuple[Any, str, Any]]:
     from optuna.storages import BaseStorage
 
     import benchmark.data
-    import benchmark.study
+    import benchmark.study.execute
+    import benchmark.study.outputs
     import benchmark.tracking
     import benchmark.training
     import benchmark.tuning
@@ -71,10 +72,10 @@ def _phase_targets(clock: Any) -> list[tuple[Any, str, Any]]:
         return "hardness runs" if inside == "hardness runs" else "training"
 
     targets: list[tuple[Any, str, Any]] = [
-        (benchmark.study._Worker, "execute", run_phase),
+        (benchmark.study.execute.RunExecutor, "execute", run_phase),
         (benchmark.training, "train_run", train_phase),
         (benchmark.data, "prepare", "data preparation"),
-        (benchmark.study, "_make_report", "report"),
+        (benchmark.study.outputs, "make_report", "report"),
     ]
     api = {k for k, v in vars(BaseStorage).items() if callable(v) and not k.startswith("_")}
     targets += [(cls, k, "tuning storage") for cls in _subclasses(BaseStorage) for k in api if k in vars(cls)]

@@ -65,7 +65,6 @@ __all__ = [
     "suggest",
 ]
 
-_pid_alive = pid_alive  # old private name, still imported by benchmark/_mlflow_writer.py
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own lines say what failed and why
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)

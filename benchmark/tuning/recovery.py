@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import warnings
 
@@ -10,21 +9,11 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
+from benchmark.host_process import pid_alive
 from benchmark.tuning.budget import retried_numbers
 from benchmark.tuning.trial_attrs import ATTR
 
-__all__ = ["pid_alive", "recover_dead_trials"]
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (one of another user counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["pid_alive", "recover_dead_trials"]  # pid_alive: from benchmark.host_process
 
 
 def recover_dead_trials(study: optuna.Study, *, ownerless_dead: bool = False) -> int:
