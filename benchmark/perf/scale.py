@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from baselines._base import LossMethod, MethodContext
+from benchmark.method import LossMethod, MethodContext
 from benchmark.perf.figure import Figure
 from benchmark.registry import METHODS, load_builtin_components
 
