@@ -1,12 +1,12 @@
-"""The loss methods compared by DiscrimBench, one module each (importing this registers them)."""
+"""The loss methods compared by DiscrimBench, one module each (importing this registers them).
+
+Declared as the ``discrimbench.methods`` entry point ``builtin`` in pyproject.toml: the built-in methods
+are a plugin like any other, written against the public API (:mod:`benchmark.method`,
+:mod:`benchmark.space`, :mod:`benchmark.registry`).
+"""
 
 from __future__ import annotations
 
-from baselines._base import LossMethod
-from benchmark.registry import METHODS
-
-METHODS.base = LossMethod  # registration now checks that every method subclasses the contract
-
-from baselines import ce, coteaching, discrimloss, gce, superloss  # noqa: E402  (registers them)
+from baselines import ce, coteaching, discrimloss, gce, superloss
 
 __all__ = ["ce", "coteaching", "discrimloss", "gce", "superloss"]

@@ -1,4 +1,4 @@
-"""Maths shared by the loss methods: task losses, the principal branch of Lambert W, small schedules.
+"""Maths shared by the loss methods: the principal branch of Lambert W, small schedules.
 
 Everything here is pure torch and runs on the tensors' device without a host round-trip (no ``.item()``,
 no data-dependent loop counts), so a method can call it inside the training step.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 __all__ = [
     "INV_E",
@@ -17,44 +16,12 @@ __all__ = [
     "gce_lq",
     "lambertw0",
     "superloss_sigma",
-    "task_loss",
 ]
 
 INV_E = math.exp(-1.0)
 """1/e rounded to double: W₀ is defined on [−1/e, ∞)."""
 _INV_E_LO = -1.2428753672788363e-17
 """1/e − INV_E, so that x + 1/e is formed to full precision near the branch point."""
-
-
-def task_loss(
-    output: torch.Tensor, targets: torch.Tensor, task: str, regression_loss: str = "mse"
-) -> torch.Tensor:
-    """Unreduced task loss, as the official DiscrimLoss code computes it (spec a.2 step 1).
-
-    Args:
-        output: (B, C) logits, or (B,) / (B, 1) regression outputs.
-        targets: (B,) int64 classes, or (B,) regression targets (cast to the output's dtype).
-        task: "classification" or "regression".
-        regression_loss: "mse", or "smooth_l1" (Huber with δ=1, which the official code calls "L1").
-
-    Returns:
-        (B,) per-sample loss, differentiable w.r.t. ``output``.
-
-    Raises:
-        ValueError: on an unknown task or regression loss (a programming error: the context is validated).
-    """
-    if task == "classification":
-        return F.cross_entropy(output, targets, reduction="none")
-    if task != "regression":
-        raise ValueError(f"unknown task {task!r}")
-    if output.dim() == 2 and output.shape[-1] == 1:
-        output = output.squeeze(-1)
-    targets = targets.to(output.dtype)
-    if regression_loss == "mse":
-        return F.mse_loss(output, targets, reduction="none")
-    if regression_loss == "smooth_l1":
-        return F.smooth_l1_loss(output, targets, reduction="none", beta=1.0)
-    raise ValueError(f"unknown regression loss {regression_loss!r} (allowed: 'mse', 'smooth_l1')")
 
 
 def gce_lq(log_p_y: torch.Tensor, q: float) -> torch.Tensor:

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from baselines._base import LossMethod, MethodParams, StepLoss
+from benchmark.method import LossMethod, MethodParams, StepLoss
 from benchmark.registry import METHODS
 
 __all__ = ["CE", "Params"]
@@ -32,6 +32,7 @@ class CE(LossMethod):
 
     name = "ce"
     Params = Params
+    hardness_reference = True
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
@@ -44,8 +45,4 @@ class CE(LossMethod):
         """(1, B) task loss; no regulariser."""
         ell = self.task_loss(outputs[0], targets)
         per_sample = ell.unsqueeze(0)
-        return StepLoss(
-            per_sample=per_sample,
-            regulariser=torch.zeros((), dtype=ell.dtype, device=ell.device),
-            task_loss=per_sample.detach(),
-        )
+        return StepLoss.unregularised(per_sample, per_sample.detach())

@@ -35,9 +35,10 @@ import torch
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from baselines._base import Choice, Distribution, IntRange, LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.errors import HyperparameterError
+from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
+from benchmark.space import Choice, Distribution, IntRange
 
 __all__ = ["CoTeaching", "Params", "keep_rate"]
 
@@ -87,8 +88,8 @@ def keep_rate(
         if epoch >= num_gradual:
             return 1.0 - forget_rate
         ramp = 0.0 if num_gradual == 1 else epoch / (num_gradual - 1)
-        return 1.0 - forget_rate**exponent * ramp
-    return 1.0 - forget_rate * min((epoch / num_gradual) ** exponent, 1.0)
+        return 1.0 - float(forget_rate**exponent) * ramp
+    return 1.0 - forget_rate * min(float((epoch / num_gradual) ** exponent), 1.0)
 
 
 @METHODS.register(
@@ -101,6 +102,7 @@ class CoTeaching(LossMethod):
     Params = Params
     n_models = 2
     tasks = frozenset({"classification"})
+    weight_kind = "fraction"
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         super().__init__(params, ctx)
@@ -183,11 +185,7 @@ class CoTeaching(LossMethod):
             scale /= n_keep
         per_sample = losses * peer_keep * scale
         self.kept[idx] = keep.to(self.kept.dtype).mean(dim=0)
-        return StepLoss(
-            per_sample=per_sample,
-            regulariser=torch.zeros((), dtype=losses.dtype, device=losses.device),
-            task_loss=losses.detach(),
-        )
+        return StepLoss.unregularised(per_sample, losses.detach())
 
     def sample_weights(self) -> torch.Tensor:
         """Fraction of the two networks that kept each sample at its last visit (1 before any visit)."""

@@ -50,22 +50,20 @@ from typing import Any, Literal
 import torch
 from pydantic import Field, ValidationInfo, field_validator
 
-from baselines._base import (
-    LN_20,
-    Distribution,
-    FloatRange,
-    IntRange,
-    LossMethod,
-    MethodContext,
-    MethodParams,
-    StepLoss,
-)
 from baselines._functional import bias_correction
 from baselines._sparse_sgd import sparse_sgd_rows
+from baselines._threshold import RunningThreshold
 from benchmark.errors import HyperparameterError
+from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
+from benchmark.space import Distribution, FloatRange, IntRange
 
-__all__ = ["DiscrimLoss", "Params", "early_suppression", "gamma", "q_from_old"]
+__all__ = ["LN_20", "DiscrimLoss", "Params", "early_suppression", "gamma", "q_from_old"]
+
+LN_20 = math.log(20.0)
+"""The upper clamp of log σ (σ ≤ 20), as in the official code."""
+K_STATE = ("k", "k_started", "k_sum", "k_count")
+"""The threshold's entries in :meth:`DiscrimLoss.state_dict`."""
 
 EsType = Literal["linear", "piecewise", "sin", "exp"]
 
@@ -214,6 +212,7 @@ class DiscrimLoss(LossMethod):
 
     name = "discrimloss"
     Params = Params
+    weight_kind = "continuous"
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         super().__init__(params, ctx)
@@ -238,11 +237,14 @@ class DiscrimLoss(LossMethod):
         self.grad_scratch = rows[:, 3]  # sums duplicate rows; all zeros between steps
         self.rows: tuple[torch.Tensor, torch.Tensor] | None = None  # (idx, s[idx] leaf) of the last loss
         self.clamped_all = False  # host flag: all N entries clamped once (the first step, after a load)
-        self.fixed_k = torch.tensor(self.k_value, dtype=torch.float64, device=device)
-        self.k = self.fixed_k.clone()
-        self.k_started = False  # host flag: the EMA starts from the first batch mean
-        self.k_sum = torch.zeros((), dtype=torch.float64, device=device)
-        self.k_count = 0
+        self.threshold = RunningThreshold(
+            params.k_mode, self.k_value, params.rho, per_sample=False, device=device
+        )
+
+    @property
+    def k(self) -> torch.Tensor:
+        """The current threshold k (device, float64)."""
+        return self.threshold.value
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
@@ -300,24 +302,6 @@ class DiscrimLoss(LossMethod):
         """ES(e) of this run (1 when ``use_es`` is off)."""
         return early_suppression(epoch, self.p.es_type, self.p.sup_eps) if self.p.use_es else 1.0
 
-    def _update_k(self, batch_mean: torch.Tensor) -> torch.Tensor:
-        """Update the threshold with this batch's mean L̂ (before use) and return it (device, float64)."""
-        mode = self.p.k_mode
-        if mode == "ema":
-            if self.k_started:
-                self.k = self.p.rho * self.k + (1.0 - self.p.rho) * batch_mean
-            else:
-                self.k = batch_mean.clone()
-                self.k_started = True
-        elif mode == "global-average":
-            self.k_sum = self.k_sum + batch_mean
-            self.k_count += 1
-            self.k = self.k_sum / self.k_count
-            self.k_started = True
-        else:  # fixed: a constant, whatever a loaded state held
-            self.k = self.fixed_k
-        return self.k
-
     # ---- hooks -------------------------------------------------------------------------------------
 
     def loss(
@@ -332,17 +316,14 @@ class DiscrimLoss(LossMethod):
             l_hat = m / bias_correction(beta, epoch)
         else:
             l_hat = ell
-        k = self._update_k(l_hat.detach().mean().to(torch.float64)).to(ell.dtype)
+        k = self.threshold.update(l_hat.detach()).to(ell.dtype)
         s_b = self.s[idx].requires_grad_()  # a fresh leaf of size B: backward touches B entries, not N
         self.rows = (idx, s_b)
         d = self.es(epoch) * (l_hat - self.gamma(epoch) * k) * torch.exp(-s_b).to(ell.dtype)
-        if self.p.wd_inst_param > 0:
-            regulariser = 0.5 * self.p.wd_inst_param * (s_b**2).sum().to(ell.dtype)
-        else:
-            regulariser = torch.zeros((), dtype=ell.dtype, device=ell.device)
-        return StepLoss(
-            per_sample=d.unsqueeze(0), regulariser=regulariser, task_loss=ell.detach().unsqueeze(0)
-        )
+        if self.p.wd_inst_param == 0:
+            return StepLoss.unregularised(d.unsqueeze(0), ell.detach().unsqueeze(0))
+        regulariser = 0.5 * self.p.wd_inst_param * (s_b**2).sum().to(ell.dtype)
+        return StepLoss(d.unsqueeze(0), regulariser, ell.detach().unsqueeze(0))
 
     @torch.no_grad()
     def after_step(self) -> None:
@@ -369,10 +350,7 @@ class DiscrimLoss(LossMethod):
             "exp_avg": self.exp_avg.clone(),
             "s": self.s.detach().clone(),
             "momentum": self.momentum.clone(),
-            "k": self.k.clone(),
-            "k_started": self.k_started,
-            "k_sum": self.k_sum.clone(),
-            "k_count": self.k_count,
+            **self.threshold.state_dict(K_STATE),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -381,7 +359,4 @@ class DiscrimLoss(LossMethod):
         self.s.copy_(state["s"])
         self.momentum.copy_(state["momentum"])
         self.rows, self.clamped_all = None, False
-        self.k = state["k"].to(self.ctx.device, torch.float64).clone()
-        self.k_started = bool(state["k_started"])
-        self.k_sum = state["k_sum"].to(self.ctx.device, torch.float64).clone()
-        self.k_count = int(state["k_count"])
+        self.threshold.load_state_dict(state, K_STATE)

@@ -42,17 +42,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from baselines._base import (
-    Distribution,
-    FloatRange,
-    LossMethod,
-    MethodContext,
-    MethodParams,
-    StepLoss,
-    TrainPredictor,
-)
 from baselines._functional import gce_lq
+from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss, TrainPredictor
 from benchmark.registry import METHODS
+from benchmark.space import Distribution, FloatRange
 
 __all__ = ["GCE", "Params"]
 
@@ -84,6 +77,7 @@ class GCE(LossMethod):
     name = "gce"
     Params = Params
     tasks = frozenset({"classification"})
+    weight_kind = "binary"
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         super().__init__(params, ctx)
@@ -163,11 +157,8 @@ class GCE(LossMethod):
         logits = outputs[0]
         lq = self._lq(logits, targets)
         per_sample = self.weights[idx].to(lq.dtype) * (lq - self.lq_k) if self.pruned else lq
-        return StepLoss(
-            per_sample=per_sample.unsqueeze(0),
-            regulariser=torch.zeros((), dtype=lq.dtype, device=lq.device),
-            task_loss=F.cross_entropy(logits.detach(), targets, reduction="none").unsqueeze(0),
-        )
+        task_loss = F.cross_entropy(logits.detach(), targets, reduction="none")
+        return StepLoss.unregularised(per_sample.unsqueeze(0), task_loss.unsqueeze(0))
 
     def sample_weights(self) -> torch.Tensor:
         """The truncation mask w (all ones before the first pruning, and for untruncated GCE)."""

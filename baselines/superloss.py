@@ -21,25 +21,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import Field
 
-from baselines._base import Distribution, FloatRange, LossMethod, MethodContext, MethodParams, StepLoss
 from baselines._functional import superloss_sigma
+from baselines._threshold import RunningThreshold, ThresholdMode
 from benchmark.errors import HyperparameterError
+from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
+from benchmark.space import Distribution, FloatRange
 
 __all__ = ["Params", "SuperLoss"]
 
-TauMode = Literal["fixed", "ema", "global-average"]
+TAU_STATE = ("tau", "tau_started", "loss_sum", "loss_count")
+"""The threshold's entries in :meth:`SuperLoss.state_dict`."""
 
 
 class Params(MethodParams):
     """SuperLoss hyperparameters; defaults are those of DiscrimLoss's CIFAR-10 SuperLoss runs."""
 
-    tau_mode: TauMode = Field("fixed", description="how τ is obtained: fixed, ema or global-average")
+    tau_mode: ThresholdMode = Field("fixed", description="how τ is obtained: fixed, ema or global-average")
     tau: float | None = Field(None, description="fixed τ; None means ln C (classification only)")
     lam: float = Field(1.0, gt=0.0, description="regularisation strength λ > 0")
     ema_alpha: float = Field(0.9, ge=0.0, lt=1.0, description="EMA factor α of τ in [0, 1)")
@@ -51,6 +54,7 @@ class SuperLoss(LossMethod):
 
     name = "superloss"
     Params = Params
+    weight_kind = "continuous"
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         super().__init__(params, ctx)
@@ -63,12 +67,15 @@ class SuperLoss(LossMethod):
                 "(a float) or tau_mode 'ema' / 'global-average'"
             )
         self.fixed_tau = params.tau if params.tau is not None else math.log(ctx.num_classes or 1)
-        device = ctx.device
-        self.sigma = torch.ones(ctx.n_train, device=device)
-        self.tau = torch.tensor(self.fixed_tau, dtype=torch.float64, device=device)
-        self.tau_started = False  # host flag (the EMA starts from the first batch mean)
-        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        self.loss_count = 0
+        self.sigma = torch.ones(ctx.n_train, device=ctx.device)
+        self.threshold = RunningThreshold(
+            params.tau_mode, self.fixed_tau, params.ema_alpha, per_sample=True, device=ctx.device
+        )
+
+    @property
+    def tau(self) -> torch.Tensor:
+        """The current τ (device, float64)."""
+        return self.threshold.value
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:
@@ -89,41 +96,17 @@ class SuperLoss(LossMethod):
         """
         return {"lam": FloatRange(0.1, 10.0, log=True)}
 
-    def _update_tau(self, ell: torch.Tensor) -> torch.Tensor:
-        """The τ to use on this batch (device tensor), after updating the running statistic."""
-        mode = self.p.tau_mode
-        if mode == "fixed":
-            return self.tau.to(ell.dtype)
-        batch_mean = ell.mean().to(self.tau.dtype)
-        if mode == "ema":
-            if self.tau_started:
-                a = self.p.ema_alpha
-                self.tau = a * self.tau + (1.0 - a) * batch_mean
-            else:
-                self.tau = batch_mean.clone()
-                self.tau_started = True
-        else:  # global-average
-            self.loss_sum = self.loss_sum + ell.sum().to(self.loss_sum.dtype)
-            self.loss_count += ell.numel()
-            self.tau = (self.loss_sum / self.loss_count).to(self.tau.dtype)
-            self.tau_started = True
-        return self.tau.to(ell.dtype)
-
     def loss(
         self, outputs: Sequence[torch.Tensor], targets: torch.Tensor, idx: torch.Tensor, epoch: int
     ) -> StepLoss:
         """(1, B) (ℓ−τ)·σ* + λ·(ln σ*)² with σ* from the detached ℓ."""
         ell = self.task_loss(outputs[0], targets)
         detached = ell.detach()
-        tau = self._update_tau(detached)
+        tau = self.threshold.update(detached).to(ell.dtype)
         sigma = superloss_sigma(detached - tau, self.p.lam)
         self.sigma[idx] = sigma.to(self.sigma.dtype)
         per_sample = (ell - tau) * sigma + self.p.lam * torch.log(sigma) ** 2
-        return StepLoss(
-            per_sample=per_sample.unsqueeze(0),
-            regulariser=torch.zeros((), dtype=ell.dtype, device=ell.device),
-            task_loss=detached.unsqueeze(0),
-        )
+        return StepLoss.unregularised(per_sample.unsqueeze(0), detached.unsqueeze(0))
 
     def sample_weights(self) -> torch.Tensor:
         """The last σ* seen for each sample (1 before its first visit)."""
@@ -131,19 +114,9 @@ class SuperLoss(LossMethod):
 
     def state_dict(self) -> dict[str, Any]:
         """σ* per sample and the τ statistic."""
-        return {
-            "sigma": self.sigma.clone(),
-            "tau": self.tau.clone(),
-            "tau_started": self.tau_started,
-            "loss_sum": self.loss_sum.clone(),
-            "loss_count": self.loss_count,
-        }
+        return {"sigma": self.sigma.clone(), **self.threshold.state_dict(TAU_STATE)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Inverse of :meth:`state_dict`."""
-        device = self.ctx.device
-        self.sigma = state["sigma"].to(device).clone()
-        self.tau = state["tau"].to(device).clone()
-        self.tau_started = bool(state["tau_started"])
-        self.loss_sum = state["loss_sum"].to(device).clone()
-        self.loss_count = int(state["loss_count"])
+        self.sigma = state["sigma"].to(self.ctx.device).clone()
+        self.threshold.load_state_dict(state, TAU_STATE)

@@ -24,13 +24,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmark.tracking import OWNER_TAG, REPLACES_TAG, UNIT_TAG
+from benchmark.host_process import pid_alive
+from benchmark.tracking_tags import OWNER_TAG, REPLACES_TAG, UNIT_TAG
 
 T = TypeVar("T")
 
 _MAX_BATCH = 1000  # entities per log_batch call (at most 100 params and 100 tags of them)
-# The tag MLflow 3's UI code reads to open an experiment on its runs table rather than the GenAI views when
-# its mode toggle is disabled; with the toggle (3.17) the URL ?workflowType=machine_learning does (README).
+# The tag MLflow 3's UI reads to open an experiment on its runs table rather than the GenAI views when its
+# workflow toggle is off (releases before the toggle). From the toggle on (3.17 included) the UI ignores
+# experiment tags for this and follows the URL's workflowType or the user's stored choice (README,
+# tests/test_mlflow_ui.py).
 RUNS_VIEW_TAG = ("mlflow.experimentKind", "custom_model_development")
 
 
@@ -168,8 +171,6 @@ class _Writer:
     def _reap(self, host: str, now_ms: int) -> None:
         """End the runs left RUNNING by dead processes of this host as KILLED, and remember, per unit of
         work, the killed run (by a kill or an interrupt) that the unit's next attempt replaces."""
-        from benchmark.tuning import _pid_alive
-
         runs = self._retry("search runs", lambda: self._all_runs()) or []
         already = {r.data.tags.get(REPLACES_TAG) for r in runs}
         for run in sorted(runs, key=lambda r: r.info.start_time or 0):
@@ -179,7 +180,7 @@ class _Writer:
                 run.info.status == "RUNNING"
                 and o_host == host
                 and o_pid.isdigit()
-                and not _pid_alive(int(o_pid))
+                and not pid_alive(int(o_pid))
             ):
                 run_id = run.info.run_id
                 self._retry(

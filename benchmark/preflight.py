@@ -13,14 +13,13 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from benchmark.errors import DiscrimBenchError, StudyConfigError, short
 
 if TYPE_CHECKING:
     from benchmark.config import ResolvedStudy
-    from benchmark.study import StudyPlan
 
 __all__ = ["SAMPLE_PASSES_MAX", "WORKERS_MAX", "preflight"]
 
@@ -32,7 +31,23 @@ _RDB_SCHEMES = ("postgresql", "postgres", "mysql")
 _KEYED = re.compile(r"^(training|noises|datasets|storage|methods|tuning)\.[\w.-]+[=: ]")
 
 
-def preflight(plan: StudyPlan) -> None:
+class PlannedRun(Protocol):
+    """What preflight reads of a plan (``benchmark.study.StudyPlan``), named here so that the check does
+    not import the planner that calls it."""
+
+    @property
+    def study(self) -> ResolvedStudy: ...
+    @property
+    def workers(self) -> int: ...
+    @property
+    def out(self) -> Path: ...
+    @property
+    def storage_url(self) -> str | None: ...
+    @property
+    def tracking_uri(self) -> str | None: ...
+
+
+def preflight(plan: PlannedRun) -> None:
     """Check device, recipes, datasets, noises, sizes, output folder and storages without writing.
 
     Raises:

@@ -2,7 +2,7 @@
 
 Register with a decorator, look up by name, list names::
 
-    METHODS = Registry("method", base=LossMethod)
+    from benchmark.registry import METHODS
 
     @METHODS.register("ce", summary="softmax cross-entropy (MSE / smooth-L1 for regression)")
     class CE(LossMethod): ...
@@ -10,24 +10,45 @@ Register with a decorator, look up by name, list names::
     METHODS.get("ce")        # the class
     METHODS.names()          # sorted names
 
-Third-party packages add entries through the entry-point group ``discrimbench.<kind>s`` (for example
-``discrimbench.methods``): each entry point names an importable module or object; importing it runs its
-``@register`` decorators. Entry points are loaded lazily, the first time a registry is read.
+Every component, built-in or third-party, arrives the same way: a package declares an entry point in the
+group ``discrimbench.<kind>s`` (for example ``discrimbench.methods``) naming an importable module, and
+importing it runs its ``@register`` decorators. DiscrimBench's own components are declared in its
+``pyproject.toml`` exactly like a plugin's; this module names none of them. Entry points are loaded
+lazily, the first time a registry is read.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import importlib.metadata
+import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from benchmark.errors import DiscrimBenchError, UnknownComponentError
+from benchmark.method import LossMethod, WeightKind
 
-__all__ = ["DATASETS", "METHODS", "MODELS", "NOISES", "Entry", "Registry"]
+__all__ = [
+    "DATASETS",
+    "METHODS",
+    "MODELS",
+    "NOISES",
+    "Entry",
+    "Registry",
+    "load_builtin_components",
+    "method_weight_kind",
+]
+
+DISTRIBUTION = "discrimbench"
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+"""The source checkout's project file: where the built-in entry points are declared. Read only when the
+installed metadata does not declare them (a source tree on ``PYTHONPATH``, or an editable install made
+before they were declared)."""
 
 T = TypeVar("T")
 
@@ -93,7 +114,14 @@ class Registry(Generic[T]):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        for ep in importlib.metadata.entry_points(group=self.entry_point_group):
+        installed = list(importlib.metadata.entry_points(group=self.entry_point_group))
+        if not any(ep.dist is not None and ep.dist.name == DISTRIBUTION for ep in installed):
+            for value in _source_entry_points(self.entry_point_group):
+                importlib.import_module(value)  # DiscrimBench's own: an error here is a bug, not a plugin's
+        for ep in installed:
+            if ep.dist is not None and ep.dist.name == DISTRIBUTION:
+                ep.load()
+                continue
             try:
                 ep.load()
             except DiscrimBenchError:
@@ -149,14 +177,32 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
+def _source_entry_points(group: str) -> list[str]:
+    """The module names the source checkout's ``pyproject.toml`` declares in ``group`` (none when this
+    is not a source checkout)."""
+    try:
+        project = tomllib.loads(PYPROJECT.read_text("utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    if project.get("name") != DISTRIBUTION:
+        return []
+    return [str(value).partition(":")[0] for value in project.get("entry-points", {}).get(group, {}).values()]
+
+
 DATASETS: Registry[Any] = Registry("dataset")
 NOISES: Registry[Any] = Registry("noise")
-METHODS: Registry[Any] = Registry("method")
+METHODS: Registry[type[LossMethod]] = Registry("method", base=LossMethod)
 MODELS: Registry[Any] = Registry("model")
 
 
 def load_builtin_components() -> None:
-    """Import the packages whose modules register the built-in components."""
-    importlib.import_module("baselines")
-    importlib.import_module("benchmark.data")
-    importlib.import_module("benchmark.models")
+    """Load every registry's entry points now (the built-in components and installed plugins), so that
+    import errors surface here rather than at the first look-up."""
+    for registry in (DATASETS, NOISES, METHODS, MODELS):
+        registry.names()
+
+
+def method_weight_kind(name: str) -> WeightKind | None:
+    """What the per-sample weights of method ``name`` are (``LossMethod.weight_kind``); None for a method
+    without weights or one not registered here (a results file from a plugin not installed)."""
+    return METHODS.get(name).weight_kind if name in METHODS else None

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchmark.errors import TrackingError
+from benchmark.tracking_tags import OWNER_TAG, REPLACES_TAG, UNIT_TAG
 
 __all__ = [
     "OWNER_TAG",
@@ -40,10 +41,6 @@ __all__ = [
     "make_tracker",
     "mask_url",
 ]
-
-OWNER_TAG = "discrimbench.owner"  # host:pid of the process that trains the run
-UNIT_TAG = "discrimbench.unit"  # cell/role/slot-or-seed: the same for every attempt at one piece of work
-REPLACES_TAG = "discrimbench.replaces"  # the run id of the killed attempt this run retries
 
 
 def mask_url(url: str | None) -> str | None:

@@ -23,13 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from benchmark.config import Cell
+from benchmark.cells import Cell
 from benchmark.errors import DiscrimBenchError, StudyConfigError, did_you_mean, short
 from benchmark.registry import METHODS
 from benchmark.sensitivity import GridAxis, GridValue, expand_axis, grid_points
 
 if TYPE_CHECKING:
-    from benchmark.config import DatasetInfo, StudyConfig
+    from benchmark.cells import DatasetInfo
+    from benchmark.config_schema import StudyConfig
 
 __all__ = ["BASE_TUNED", "SWEEP_KEYS", "SweepCell", "resolve_sweeps"]
 

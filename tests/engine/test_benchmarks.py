@@ -10,26 +10,25 @@ from typing import Any
 import pytest
 
 from benchmark.cli import main
-from benchmark.perf import GROUPS, _load_script
+from benchmark.perf import GROUP_SOURCES, GROUPS, engine_speed, scale, whole_run
 
 
 def test_engine_benchmark_reports_every_target() -> None:
-    engine = _load_script("engine")
-    res = engine.run_engine_benchmark(
+    res = engine_speed.run_engine_benchmark(
         dataset="synthetic-hard", model="mlp", model_kwargs={"hidden": [8]}, rounds=2, batch_size=256
     )
-    assert set(res["ratios"]) == set(res["targets"]) == set(engine.TARGETS)
-    assert res["samples"] == {name: 1 for name in ("plain", *engine.METHODS)}  # the warm-up round dropped
+    assert set(res["ratios"]) == set(res["targets"]) == set(engine_speed.TARGETS)
+    # the warm-up round dropped
+    assert res["samples"] == {name: 1 for name in ("plain", *engine_speed.METHODS)}
     assert res["threads"] == 1
     for name, value in res["ratios"].items():
         assert math.isfinite(value) and value > 0, name
-        assert res["meets_targets"][name] == (value <= engine.TARGETS[name])
+        assert res["meets_targets"][name] == (value <= engine_speed.TARGETS[name])
     with pytest.raises(ValueError, match="warm-up"):
-        engine.run_engine_benchmark(rounds=1)
+        engine_speed.run_engine_benchmark(rounds=1)
 
 
 def test_scale_benchmark_reports_every_method_and_size() -> None:
-    scale = _load_script("scale")
     res = scale.run_scale_benchmark(ns=(50, 3000), rounds=1, batch=16)
     assert set(res["step_s"]) == set(res["ratios"]) == set(scale.METHOD_NAMES)
     for name, times in res["step_s"].items():
@@ -45,13 +44,12 @@ def test_scale_benchmark_reports_every_method_and_size() -> None:
 
 
 def test_whole_run_benchmark_times_every_method_against_the_bare_loop() -> None:
-    whole = _load_script("whole_run")
-    res = whole.run_whole_run_benchmark(epochs=1, repeats=1, methods=("ce", "coteaching"))
+    res = whole_run.run_whole_run_benchmark(epochs=1, repeats=1, methods=("ce", "coteaching"))
     assert set(res["wall_s"]) == {"bare", "ce", "coteaching"}
     assert res["ratios"] == {m: res["wall_s"][m] / res["wall_s"]["bare"] for m in ("ce", "coteaching")}
     assert res["targets"] == {"ce": 1.15} and res["threads"] == 1
     with pytest.raises(ValueError, match="at least 1"):
-        whole.run_whole_run_benchmark(repeats=0)
+        whole_run.run_whole_run_benchmark(repeats=0)
 
 
 def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,9 +60,36 @@ def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixtur
         assert group in err
 
 
+def test_every_group_and_script_calls_into_an_importable_module() -> None:
+    """``bench`` works from an installed wheel: every group is a function of a module of the package, and
+    each script in ``benchmarks/`` only runs the ``main`` of such a module (nothing is read by file path)."""
+    import ast
+    import importlib
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    assert list(GROUPS) == list(GROUP_SOURCES)
+    for module, function in GROUP_SOURCES.values():
+        assert callable(getattr(importlib.import_module(f"benchmark.perf.{module}"), function))
+    scripts = Path(__file__).resolve().parents[2] / "benchmarks"
+    for name, module in {"engine": "engine_speed", "scale": "scale", "whole_run": "whole_run", "gpu": "gpu",
+                         "study": "study_speed"}.items():  # fmt: skip
+        tree = ast.parse((scripts / f"{name}.py").read_text())
+        imports = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
+        assert [(n.module, [a.name for a in n.names]) for n in imports] == [
+            (f"benchmark.perf.{module}", ["main"])
+        ]
+        assert callable(importlib.import_module(f"benchmark.perf.{module}").main)
+    done = subprocess.run(
+        [sys.executable, str(scripts / "study.py"), "--help"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and "--profile" in done.stdout, done.stderr
+
+
 def test_the_ceiling_probe_trains_in_two_processes_started_together() -> None:
     """The probe behind ``workers/ceiling``: each child sets up, waits for the go, trains, reports."""
-    from benchmark.perf import _probe
+    from benchmark.perf.ceiling import _probe
 
     rates = _probe(2, 0.3)
     assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), rates
@@ -97,7 +122,7 @@ def test_phase_clock_counts_exclusive_time_per_phase() -> None:
 
 def test_quick_split_times_every_phase_of_a_real_study(tmp_path: Any) -> None:
     """The split of ``bench --only quick`` on a one-cell study: the phases add up to the wall time."""
-    from benchmark.perf import quick_split
+    from benchmark.perf.split import quick_split
 
     study = {
         "name": "split-test", "datasets": {"digits": {}}, "noises": {"sym-excl": {"rates": [0.4]}},

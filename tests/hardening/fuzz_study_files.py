@@ -208,7 +208,7 @@ def _stop_after_setup(plan: Any, storage: Any, tracker: Any, progress: bool) -> 
 
 def check(data: bytes) -> str:
     """One example: ``"accepted"`` or ``"refused"``; raises AssertionError when the invariant breaks."""
-    import benchmark.study
+    import benchmark.study.run
 
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         folder = Path(tmp)
@@ -227,15 +227,15 @@ def check(data: bytes) -> str:
             dry = _cli(["run", str(study), *flags, "--dry-run"])
             _one_line(dry, "dry run with flags")
             assert _files(folder) == before, f"dry run wrote {set(_files(folder)) - set(before)}"
-            saved = benchmark.study._work_showing_progress
-            benchmark.study._work_showing_progress = _stop_after_setup
+            saved = benchmark.study.run._work_showing_progress
+            benchmark.study.run._work_showing_progress = _stop_after_setup
             try:
                 real = _cli(["run", str(study), *flags])
                 passed = False
             except SetupPassed:
                 passed, real = True, (0, "", "")
             finally:
-                benchmark.study._work_showing_progress = saved
+                benchmark.study.run._work_showing_progress = saved
             if dry[0] == 0:
                 assert passed, f"dry run accepted, real run refused: {real[2].strip()[:300]}"
             else:

@@ -248,7 +248,7 @@ def test_disk_full_on_results_write_keeps_the_old_results(finished_study: Path, 
         pytest.skip("/dev/full is not available")
     folder = _copy(finished_study, tmp_path / "full")
     before = snapshot(folder)
-    (folder / f".results.{os.getpid()}.tmp").symlink_to("/dev/full")
+    (folder / f".results.csv.{os.getpid()}.tmp").symlink_to("/dev/full")
     code, out, err = cli(
         "run",
         str(folder / "study.yaml"),
@@ -261,7 +261,7 @@ def test_disk_full_on_results_write_keeps_the_old_results(finished_study: Path, 
     )
     _one_error_line(code, out, err, "results.csv", "No space left on device")
     assert snapshot(folder) == before
-    assert not (folder / f".results.{os.getpid()}.tmp").exists()  # the partial file is cleaned up
+    assert not (folder / f".results.csv.{os.getpid()}.tmp").exists()  # the partial file is cleaned up
 
 
 def test_disk_full_on_a_real_tiny_tmpfs(finished_study: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-import benchmark.study as study_module
+import benchmark.study.ledger as study_module
 from benchmark.tuning import TrialCounts, prune_warmup
 
 

@@ -1,0 +1,63 @@
+"""The few names that several stages must spell the same way: the study folder's store files, how an
+Optuna storage URL names a journal file, the selection rules' per-epoch series and each task's metric.
+
+Kept here, free of imports from the rest of the package, so the planner, the runner, the trainer, the
+preflight and the report read one definition instead of each keeping its own copy.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "MLFLOW_DB",
+    "OPTUNA_JOURNAL",
+    "OPTUNA_SQLITE",
+    "SELECTIONS",
+    "SELECTION_SERIES",
+    "is_journal_url",
+    "is_local_storage_url",
+    "journal_path",
+    "selection_series",
+    "task_direction",
+    "task_metric",
+]
+
+OPTUNA_JOURNAL = "optuna.journal"  # the default Optuna store of a study folder with several local workers
+OPTUNA_SQLITE = "optuna.db"  # the default Optuna store of a study folder run by one process
+MLFLOW_DB = "mlflow.db"  # the default MLflow store of a study folder
+
+# selection rule -> the per-epoch series whose best epoch it picks ({m}: the task's metric)
+SELECTION_SERIES = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
+SELECTIONS = tuple(SELECTION_SERIES)
+
+
+def is_journal_url(url: str) -> bool:
+    """``journal:///PATH`` or a path ending in ``.journal``: an Optuna journal file."""
+    return url.startswith("journal://") or url.endswith(".journal")
+
+
+def journal_path(url: str) -> Path:
+    """The file of a journal URL (:func:`is_journal_url`)."""
+    return Path(url.removeprefix("journal://"))
+
+
+def is_local_storage_url(url: str) -> bool:
+    """SQLite or a journal file: workers on this host only, dead ones recognised by their process id."""
+    return url.startswith("sqlite") or is_journal_url(url)
+
+
+def task_metric(task: str) -> Literal["acc", "mae"]:
+    """The headline metric of a task: accuracy for classification, mean absolute error otherwise."""
+    return "acc" if task == "classification" else "mae"
+
+
+def task_direction(task: str) -> Literal["maximize", "minimize"]:
+    """Whether a task's metric (:func:`task_metric`) is better higher or lower."""
+    return "maximize" if task == "classification" else "minimize"
+
+
+def selection_series(selection: str, task: str) -> str:
+    """The per-epoch series that ``selection`` reads for ``task`` (e.g. ``val/acc``)."""
+    return SELECTION_SERIES[selection].format(m=task_metric(task))
