@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchmark.report import figures
+import benchmark.report.figures as figures
 from benchmark.report.document import Report, ReportFigure
 from benchmark.report.health import budget_health
 from benchmark.report.reference import compare_references, reference_tables, reproduced_model
