@@ -15,6 +15,7 @@ the last run's MLflow copy may then be incomplete, while the study's results liv
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import sys
@@ -133,7 +134,13 @@ class _Writer:
             self.artifact_uris[run.info.run_id] = run.info.artifact_uri
         self.replies[client].put(("id", (key, run_id)))
 
-    def _batch(self, key: str, metrics: list[tuple], params: list[tuple], tags: list[tuple]) -> None:
+    def _batch(
+        self,
+        key: str,
+        metrics: list[tuple[Any, ...]],
+        params: list[tuple[Any, ...]],
+        tags: list[tuple[Any, ...]],
+    ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self.ids.get(key, key)
@@ -145,7 +152,7 @@ class _Writer:
             t_now, t = t[:100], t[100:]
             room = _MAX_BATCH - len(p_now) - len(t_now)
             m_now, m = m[:room], m[room:]
-            self._retry("log batch", lambda a=m_now, b=p_now, c=t_now: self.client.log_batch(run_id, a, b, c))
+            self._retry("log batch", functools.partial(self.client.log_batch, run_id, m_now, p_now, t_now))
 
     def _files(self, key: str, files: dict[str, bytes]) -> None:
         run_id = self.ids.get(key, key)
@@ -184,7 +191,7 @@ class _Writer:
             ):
                 run_id = run.info.run_id
                 self._retry(
-                    "tag run", lambda r=run_id: self.client.set_tag(r, "discrimbench.status", "killed")
+                    "tag run", functools.partial(self.client.set_tag, run_id, "discrimbench.status", "killed")
                 )
                 self._end(run_id, "KILLED", now_ms)
                 tags = {**tags, "discrimbench.status": "killed"}

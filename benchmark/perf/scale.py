@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from baselines._base import LossMethod, MethodContext
+from benchmark.method import LossMethod, MethodContext
 from benchmark.perf.figure import Figure
 from benchmark.registry import METHODS, load_builtin_components
 
@@ -74,7 +74,7 @@ def _stepper(name: str, n: int, batch: int, classes: int, dev: torch.device, rou
     def step() -> None:
         idx = batches[state["i"] % len(batches)]
         state["i"] += 1
-        method.loss(logits, targets, idx, 1).objective().backward()
+        torch.autograd.backward(method.loss(logits, targets, idx, 1).objective())
         method.after_step()
 
     return method, step
