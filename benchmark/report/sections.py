@@ -27,7 +27,13 @@ from benchmark.report.tables import (
 
 __all__ = ["add_curve_figures", "add_health", "add_result_figures", "add_tables", "add_tuning_figures"]
 
-WEIGHTED_METHODS = ("discrimloss", "superloss")
+
+def _trust_weighted(method: str) -> bool:
+    """Whether ``method``'s per-sample weights are a real-valued trust, the kind the weight-distribution
+    figure compares (asked of the method: ``LossMethod.weight_kind``)."""
+    from benchmark.registry import method_weight_kind  # the methods (torch): only once curves are drawn
+
+    return method_weight_kind(method) == "continuous"
 
 
 def add_health(report: Report, df: pd.DataFrame, study: dict[str, Any], out: Path) -> None:
@@ -126,7 +132,8 @@ def add_curve_figures(report: Report, hist: Histories, fig_dir: Path) -> None:
         if diag and sub[diag].notna().any().any():
             fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}")
             _keep(report, "curves", fig, fig_dir, f"auroc_{tag}", f"Diagnostic AUROCs over epochs, {where}.")
-    runs = hist.runs[hist.runs["method"].isin(WEIGHTED_METHODS)]
+    weighted = {str(m) for m in hist.runs["method"].unique() if _trust_weighted(str(m))}
+    runs = hist.runs[hist.runs["method"].isin(weighted)]
     for (dataset, noise), sub in runs.groupby(["dataset", "noise"], sort=True):
         rate = float(sub["rate"].max())  # the hardest rate shows the separation best
         chosen = sub[sub["rate"] == rate].sort_values("seed").groupby("method").head(1)

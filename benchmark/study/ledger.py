@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark.config import Cell
 from benchmark.health import tuning_failures
 from benchmark.runs import RunResult
+from benchmark.space import Choice
 from benchmark.study.plan import StudyPlan, study_name
 from benchmark.tuning import (
     ATTR,
@@ -141,8 +142,6 @@ def prepare_repeats(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 def holds(dist: Any, value: Any) -> bool:
     """True when ``value`` can be enqueued for ``dist`` (inside its range or choices)."""
-    from baselines._base import Choice
-
     if value is None:
         return False
     if isinstance(dist, Choice):
