@@ -307,7 +307,12 @@ def resnet50(input_shape: tuple[int, ...], num_outputs: int, *, pretrained: bool
 
 
 class DigitSumLSTM(nn.Module):
-    """Embedding(vocab, 256) → 1-layer LSTM(256) → last hidden state → Linear(256→1) → ReLU.
+    """Embedding(vocab, 256) → 1-layer LSTM(256) → last hidden state → Linear(256→1) → ×scale → ReLU.
+
+    ``output_scale`` multiplies the head's output (1 in the paper): with it the head learns targets of order
+    one, as if they were divided by the scale, while the loss stays in the targets' own units. Without it an
+    Adam step moves the output by about lr, so at the fast recipe's lr the head needs thousands of steps to
+    reach sums of order 100 and the model ends predicting the training mean (docs/recipes.md, section 5).
 
     The reference draws h0 and c0 from N(0, 1) at every forward, evaluation included, which makes its
     predictions stochastic (spec f.12). Here training keeps the random states (``train_state="random"``,
@@ -315,10 +320,13 @@ class DigitSumLSTM(nn.Module):
     always starts from zero states, so evaluation is deterministic. Input: (B, L) int64 token ids.
     """
 
-    def __init__(self, vocab: int = 11, hidden: int = 256, train_state: str = "random") -> None:
+    def __init__(
+        self, vocab: int = 11, hidden: int = 256, train_state: str = "random", output_scale: float = 1.0
+    ) -> None:
         super().__init__()
         self.hidden = hidden
         self.train_state = train_state
+        self.output_scale = output_scale
         self.embed = nn.Embedding(vocab, hidden)
         self.lstm = nn.LSTM(hidden, hidden, num_layers=1, batch_first=True)
         self.head = nn.Linear(hidden, 1)
@@ -333,7 +341,7 @@ class DigitSumLSTM(nn.Module):
             h0 = emb.new_zeros(shape)
             c0 = emb.new_zeros(shape)
         _, (h_n, _) = self.lstm(emb, (h0, c0))
-        return F.relu(self.head(h_n[-1]))
+        return F.relu(self.head(h_n[-1]) * self.output_scale)
 
 
 @MODELS.register("lstm-digitsum", summary="DigitSum LSTM regressor: Embedding → LSTM(256) → Linear → ReLU")
@@ -344,8 +352,10 @@ def lstm_digitsum(
     vocab: int = 11,
     hidden: int = 256,
     train_state: str = "random",
+    output_scale: float = 1.0,
 ) -> nn.Module:
-    """:class:`DigitSumLSTM` (spec c.4); ``train_state="zero"`` also drops the random states in training."""
+    """:class:`DigitSumLSTM` (spec c.4); ``train_state="zero"`` also drops the random states in training;
+    ``output_scale`` the head's output multiplier (the fast recipe's target scale)."""
     _require(
         num_outputs == 1, f"model lstm-digitsum is a regressor (1 output), got num_outputs={num_outputs}"
     )
@@ -356,7 +366,11 @@ def lstm_digitsum(
     _require(
         hidden >= 1 and vocab >= 2, f"model lstm-digitsum: need hidden >= 1, vocab >= 2 ({hidden}, {vocab})"
     )
-    return DigitSumLSTM(vocab, hidden, train_state)
+    _require(
+        math.isfinite(output_scale) and output_scale > 0,
+        f"model lstm-digitsum: output_scale must be a positive number, got {output_scale}",
+    )
+    return DigitSumLSTM(vocab, hidden, train_state, float(output_scale))
 
 
 # ---- BERT multiple choice (spec c.5) ----------------------------------------------------------

@@ -9,6 +9,7 @@ key, a truncated rendering of the value and what would be accepted; all are join
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -42,7 +43,7 @@ class PlannedRun(Protocol):
     @property
     def out(self) -> Path: ...
     @property
-    def storage_url(self) -> str | None: ...
+    def storage_url(self) -> str: ...
     @property
     def tracking_uri(self) -> str | None: ...
 
@@ -57,7 +58,7 @@ def preflight(plan: PlannedRun) -> None:
     errors: list[str] = []
     _check(errors, "training.device", lambda: _device(study.config.training.device))
     for name in study.config.datasets:
-        _check(errors, f"datasets.{name}", lambda name=name: _dataset(study, name))
+        _check(errors, f"datasets.{name}", functools.partial(_dataset, study, name))
     if not 1 <= plan.workers <= WORKERS_MAX:
         errors.append(f"--workers={short(plan.workers)}: need 1 <= workers <= {WORKERS_MAX}")
     found = len(errors)

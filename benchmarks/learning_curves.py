@@ -28,12 +28,15 @@ With ``--md`` the table replaces the part of that file between ``<!-- table:star
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import multiprocessing
 import statistics
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -51,11 +54,27 @@ EPOCH_GRID = (10, 20, 30, 40, 60, 80)
 # sets are small (digits: 144 images, one image = 0.7 points).
 TOLERANCE = {"acc": 2.0, "mae": 0.05}
 NOISE = {"digitsum": "permute-block"}  # the paper's DigitSum noise; sym-excl elsewhere
-TABLE_START, TABLE_END = "<!-- table:start -->", "<!-- table:end -->"
+TABLE_END = "<!-- table:end -->"  # new per-dataset blocks go before it
+
+
+# SuperLoss's default τ (ln C) exists for classification only; on a regression task it runs its `ema`
+# preset (τ an EMA of the batch losses), the one built-in preset that needs no dataset-specific τ.
+REGRESSION_PARAMS: dict[str, dict[str, Any]] = {"superloss": {"tau_mode": "ema"}}
 
 
 def noise_of(dataset: str) -> str:
     return NOISE.get(dataset, "sym-excl")
+
+
+def methods_for(dataset: str) -> list[str]:
+    """The five methods that support the dataset's task (GCE and Co-teaching are classification-only)."""
+    task = get_adapter(dataset).task
+    return [m for m in METHODS if task in METHOD_REGISTRY.get(m).tasks]
+
+
+def params_for(dataset: str, method: str) -> dict[str, Any]:
+    """The method's defaults, but for the regression exceptions of :data:`REGRESSION_PARAMS`."""
+    return dict(REGRESSION_PARAMS.get(method, {})) if get_adapter(dataset).task == "regression" else {}
 
 
 # ---- curves ---------------------------------------------------------------------------------------
@@ -76,8 +95,10 @@ def _train_metric(loop: Any) -> float:
 
 def clean_curve(dataset: str, method: str, epochs: int, seed: int = 1) -> dict[str, Any]:
     """Per-epoch clean training and validation metric of one clean-data run."""
+    torch.set_num_threads(1)
+    load_builtin_components()
     spec = RunSpec(dataset=dataset, noise=noise_of(dataset), rate=0.0, method=method, seed=seed,
-                   device="cpu", epochs=epochs)  # fmt: skip
+                   device="cpu", epochs=epochs, params=params_for(dataset, method))  # fmt: skip
     loop = start_run(spec)
     train: list[float] = []
     t0 = time.process_time()
@@ -122,19 +143,30 @@ def schedule_ends(method: str, params: dict[str, Any], epochs: int) -> bool:
     return True
 
 
+def _curves(dataset: str, epochs: int, jobs: int) -> dict[str, dict[str, Any]]:
+    """The clean curves of every method of the dataset, ``jobs`` processes at a time."""
+    methods = methods_for(dataset)
+    if jobs <= 1:
+        return {m: clean_curve(dataset, m, epochs) for m in methods}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {m: pool.submit(clean_curve, dataset, m, epochs) for m in methods}
+        return {m: f.result() for m, f in futures.items()}
+
+
 def choose_epochs(
-    dataset: str, log: list[str], grid: Sequence[int] = EPOCH_GRID
+    dataset: str, log: list[str], grid: Sequence[int] = EPOCH_GRID, jobs: int = 1
 ) -> tuple[int | None, dict[str, dict[str, Any]]]:
     """The smallest E of ``grid`` passing both checks for every method, with that E's curves."""
     curves: dict[str, dict[str, Any]] = {}
-    defaults = {m: METHOD_REGISTRY.get(m).make_params({}).model_dump() for m in METHODS}
+    methods = methods_for(dataset)
+    defaults = {m: METHOD_REGISTRY.get(m).make_params(params_for(dataset, m)).model_dump() for m in methods}
     for epochs in grid:
-        late = [m for m in METHODS if not schedule_ends(m, defaults[m], epochs)]
+        late = [m for m in methods if not schedule_ends(m, defaults[m], epochs)]
         if late:  # decided without training
             log.append(f"{dataset} E={epochs}: the schedules of {', '.join(late)} do not end by mid-run")
             print(log[-1], flush=True)
             continue
-        curves = {m: clean_curve(dataset, m, epochs) for m in METHODS}
+        curves = _curves(dataset, epochs, jobs)
         ok = True
         for method, c in curves.items():
             gains = {part: plateau_gain(c[part], c["metric"]) for part in ("train", "val")}
@@ -196,48 +228,124 @@ def _fmt(values: Sequence[float], digits: int = 1) -> str:
     return f"{statistics.fmean(vals):.{digits}f} ± {statistics.stdev(vals):.{digits}f}"
 
 
-def table(datasets: Sequence[str], rates: Sequence[float], seeds: Sequence[int]) -> str:
-    lines: list[str] = []
+class Cell(NamedTuple):
+    """One run of the table: what it is and what it measured."""
+
+    dataset: str
+    method: str
+    rate: float
+    seed: int
+    metric: str = ""
+    test_last: float = math.nan
+    test_best_val: float = math.nan
+    auroc: float = math.nan
+    cpu_seconds: float = 0.0
+
+
+def _run_cell(cell: Cell) -> Cell:
+    """Train one run in this (worker) process with one torch thread; CPU seconds of this process."""
+    torch.set_num_threads(1)
+    load_builtin_components()
+    t0 = time.process_time()
+    spec = RunSpec(dataset=cell.dataset, noise=noise_of(cell.dataset), rate=cell.rate, method=cell.method,
+                   seed=cell.seed, device="cpu", params=params_for(cell.dataset, cell.method))  # fmt: skip
+    result = train_run(spec)
+    return cell._replace(metric=result.metric, test_last=result.test_last,
+                   test_best_val=result.test_best_val, auroc=weight_auroc(result),
+                   cpu_seconds=time.process_time() - t0)  # fmt: skip
+
+
+def run_cells(cells: Sequence[Cell], jobs: int, log: Path | None = None) -> list[Cell]:
+    """Every cell, ``jobs`` worker processes at a time (each one torch thread); results in input order.
+
+    Each finished cell is appended to ``log`` (JSON lines) at once, so an interrupted table keeps what ran.
+    """
+
+    def record(c: Cell) -> None:
+        print(f"done {c.dataset} {c.method} rate {c.rate:g} seed {c.seed}: {c.test_last:.2f} "
+              f"({c.cpu_seconds:.0f} CPU s)", flush=True)  # fmt: skip
+        if log is not None:
+            with log.open("a") as f:
+                f.write(json.dumps(c._asdict()) + "\n")
+
+    if jobs <= 1:
+        out = [_run_cell(c) for c in cells]
+        for c in out:
+            record(c)
+        return out
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = [pool.submit(_run_cell, c) for c in cells]
+        for done in as_completed(futures):
+            record(done.result())
+        return [f.result() for f in futures]
+
+
+def read_log(log: Path) -> list[Cell]:
+    """The cells a (possibly interrupted) table run appended to ``log``."""
+    return [Cell(**json.loads(line)) for line in log.read_text().splitlines() if line.strip()]
+
+
+def table_cells(datasets: Sequence[str], rates: Sequence[float], seeds: Sequence[int]) -> list[Cell]:
+    """Seed by seed, so that an interrupted run leaves whole seeds."""
+    return [Cell(d, m, r, s) for s in seeds for d in datasets for m in methods_for(d) for r in rates]
+
+
+def table_blocks(cells: Sequence[Cell], wall: float | None = None, jobs: int = 1) -> dict[str, str]:
+    """One markdown block per dataset: every method × rate, mean ± std over the seeds run for all of them."""
+    datasets = list(dict.fromkeys(c.dataset for c in cells))
+    blocks: dict[str, str] = {}
     for dataset in datasets:
         recipe = get_adapter(dataset).fast_recipe()
-        t0 = time.process_time()
-        rows: list[str] = []
-        metric = "acc"
-        for method in METHODS:
+        mine = [c for c in cells if c.dataset == dataset]
+        kinds = {(c.method, c.rate) for c in mine}
+        ran = {(c.method, c.rate, c.seed) for c in mine}
+        seeds = sorted({c.seed for c in mine if all((m, r, c.seed) in ran for m, r in kinds)})
+        mine = [c for c in mine if c.seed in seeds]
+        rates = sorted({c.rate for c in mine})
+        rows = []
+        for method in [m for m in METHODS if any(c.method == m for c in mine)]:
             for rate in rates:
-                noise = noise_of(dataset)
-                specs = [
-                    RunSpec(dataset=dataset, noise=noise, rate=rate, method=method, seed=s) for s in seeds
-                ]
-                runs = [train_run(spec) for spec in specs]
-                metric = runs[0].metric
-                aurocs = [weight_auroc(r) for r in runs]
+                runs = [c for c in mine if c.method == method and c.rate == rate]
                 rows.append(
                     f"| {method} | {rate:g} | {_fmt([r.test_last for r in runs])} | "
-                    f"{_fmt([r.test_best_val for r in runs])} | {_fmt(aurocs, 3)} |"
+                    f"{_fmt([r.test_best_val for r in runs])} | {_fmt([r.auroc for r in runs], 3)} |"
                 )
-                print(rows[-1], flush=True)
-        unit = "test accuracy %" if metric == "acc" else "test MAE"
-        lines += [
-            f"**{dataset}** ({noise_of(dataset)}; recipe: {recipe.model}, {recipe.optimizer} "
-            f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs, {recipe.schedule}; seeds "
-            f"{', '.join(map(str, seeds))}; {time.process_time() - t0:.0f} CPU s, one torch thread)",
-            "",
-            f"| method | rate | {unit}, last epoch | {unit}, best noisy-val epoch | weight AUROC |",
-            "|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
-    return "\n".join(lines)
+        took = "" if wall is None else f"; the command took {wall / 60:.0f} min on {jobs} worker(s)"
+        unit = "test accuracy %" if mine[0].metric == "acc" else "test MAE"
+        timed = [c.cpu_seconds for c in mine if math.isfinite(c.cpu_seconds)]
+        cpu = (
+            f"{statistics.fmean(timed):.0f} CPU s a run (mean of {len(timed)} timed runs)"
+            if timed
+            else "untimed"
+        )
+        blocks[dataset] = "\n".join(
+            [
+                f"**{dataset}** ({noise_of(dataset)}; recipe: {recipe.model}, {recipe.optimizer} "
+                f"lr {recipe.lr:g}, batch {recipe.batch_size}, {recipe.epochs} epochs, {recipe.schedule}; "
+                f"seeds {', '.join(map(str, seeds))}; {cpu}, one torch thread a run{took})",
+                "",
+                f"| method | rate | {unit}, last epoch | {unit}, best noisy-val epoch | weight AUROC |",
+                "|---|---|---|---|---|",
+                *rows,
+                "",
+            ]
+        )
+    return blocks
 
 
-def _replace_between(path: Path, text: str) -> None:
-    doc = path.read_text()
-    head, sep, rest = doc.partition(TABLE_START)
-    _, sep2, tail = rest.partition(TABLE_END)
-    if not sep or not sep2:
-        raise SystemExit(f"{path} has no {TABLE_START} ... {TABLE_END} block")
-    path.write_text(f"{head}{TABLE_START}\n{text}\n{TABLE_END}{tail}")
+def replace_block(doc: str, dataset: str, text: str) -> str:
+    """``doc`` with the dataset's table block replaced; a new block is added before the table end."""
+    start, end = f"<!-- table:{dataset}:start -->", f"<!-- table:{dataset}:end -->"
+    block = f"{start}\n{text}\n{end}"
+    if start in doc and end in doc:
+        head, _, rest = doc.partition(start)
+        _, _, tail = rest.partition(end)
+        return f"{head}{block}{tail}"
+    if TABLE_END not in doc:
+        raise SystemExit(f"the document has no {TABLE_END} marker")
+    head, _, tail = doc.partition(TABLE_END)
+    return f"{head}{block}\n{TABLE_END}{tail}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,23 +358,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--rates", nargs="+", type=float, default=[0.0, 0.4, 0.6])
-    parser.add_argument("--md", default=None, help="markdown file whose table block is replaced")
+    parser.add_argument("--md", default=None, help="markdown file: per-dataset table blocks replaced")
+    parser.add_argument("--log", default=None, help="JSON-lines file each finished run is appended to")
+    parser.add_argument(
+        "--from-log", default=None, help="make the tables from such a file instead of running"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (each one torch thread)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     load_builtin_components()
     if args.mode == "curves":
         log: list[str] = []
         for dataset in args.datasets:
-            epochs, curves = choose_epochs(dataset, log, sorted(args.grid))
+            epochs, curves = choose_epochs(dataset, log, sorted(args.grid), args.jobs)
             shipped = get_adapter(dataset).fast_recipe().epochs
             path = plot_curves(dataset, epochs, curves, Path(args.img))
             print(f"== {dataset}: chosen E = {epochs}, shipped fast recipe E = {shipped}; figure {path}")
         return 0
-    text = table(args.datasets, args.rates, args.seeds)
-    if args.md:
-        _replace_between(Path(args.md), text)
+    if args.from_log:
+        blocks = table_blocks(read_log(Path(args.from_log)))
     else:
-        print(text)
+        t0 = time.time()
+        log = Path(args.log) if args.log else None
+        cells = run_cells(table_cells(args.datasets, args.rates, args.seeds), args.jobs, log)
+        blocks = table_blocks(cells, time.time() - t0, args.jobs)
+    for text in blocks.values():
+        print(text, flush=True)
+    if args.md:
+        doc = Path(args.md).read_text()
+        for dataset, text in blocks.items():
+            doc = replace_block(doc, dataset, text)
+        Path(args.md).write_text(doc)
     return 0
 
 

@@ -3,15 +3,22 @@ schedule check, and the weight AUROC left out for constant weights; plus one rea
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmark.perf import _load_script
 from benchmark.runs import RunResult, RunSpec
 
-lc = _load_script("learning_curves")
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "learning_curves.py"
+_spec = importlib.util.spec_from_file_location("learning_curves", _SCRIPT)
+assert _spec is not None and _spec.loader is not None
+lc = importlib.util.module_from_spec(_spec)
+sys.modules["learning_curves"] = lc  # a script, not a module of the package: loaded by its path
+_spec.loader.exec_module(lc)
 
 
 def test_plateau_gain_compares_the_best_running_means_of_the_two_halves() -> None:
@@ -48,3 +55,25 @@ def test_clean_curve_logs_the_clean_training_metric_per_epoch() -> None:
     assert c["metric"] == "acc" and c["status"] == "ok"
     assert len(c["train"]) == len(c["val"]) == 2
     assert all(0.0 <= v <= 100.0 for v in c["train"])
+
+
+def test_table_blocks_keep_only_seeds_run_for_every_cell_and_replace_their_own_block() -> None:
+    cells = [lc.Cell("digits", m, r, s, "acc", 90.0 + s, 80.0, math.nan, 1.0)
+             for m in lc.METHODS for r in (0.0, 0.4) for s in (1, 2)]  # fmt: skip
+    cells.append(lc.Cell("digits", "ce", 0.0, 3, "acc", 50.0, 50.0, math.nan, 1.0))  # seed 3 incomplete
+    block = lc.table_blocks(cells)["digits"]
+    assert "seeds 1, 2;" in block
+    assert "| ce | 0 | 91.5 ± 0.7 | 80.0 ± 0.0 | — |" in block  # 91 and 92: mean 91.5, sample std 0.707
+    doc = "intro\n<!-- table:end -->\nafter\n"
+    once = lc.replace_block(doc, "digits", "A")
+    assert (
+        once
+        == "intro\n<!-- table:digits:start -->\nA\n<!-- table:digits:end -->\n<!-- table:end -->\nafter\n"
+    )
+    assert lc.replace_block(once, "digits", "B") == once.replace("\nA\n", "\nB\n")
+
+
+def test_regression_datasets_run_only_the_methods_that_support_them() -> None:
+    assert lc.methods_for("digitsum") == ["ce", "superloss", "discrimloss"]
+    assert lc.params_for("digitsum", "superloss") == {"tau_mode": "ema"}
+    assert lc.params_for("digits", "superloss") == {}

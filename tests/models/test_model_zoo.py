@@ -172,6 +172,7 @@ def test_bert_mc_accepts_stacked_inputs() -> None:
         ),
         ("wrn-28-10", {"depth": 11}, r"depth must be 6n\+4"),
         ("lstm-digitsum", {"train_state": "noisy"}, r"train_state must be 'random' or 'zero', got 'noisy'"),
+        ("lstm-digitsum", {"output_scale": 0.0}, r"output_scale must be a positive number, got 0.0"),
         ("lenet", {}, r"at least 16×16"),
     ],
 )
@@ -179,3 +180,16 @@ def test_bad_model_options_are_one_line_errors(name: str, kwargs: dict[str, Any]
     shape = (1, 8, 8) if name == "lenet" else (3, 32, 32) if name != "lstm-digitsum" else (20,)
     with pytest.raises(HyperparameterError, match=match):
         build_model(name, shape, 1 if name == "lstm-digitsum" else 10, **kwargs)
+
+
+def test_lstm_digitsum_output_scale_multiplies_the_head_before_the_relu() -> None:
+    torch.manual_seed(0)
+    plain = build_model("lstm-digitsum", (6,), 1, hidden=8)
+    scaled = build_model("lstm-digitsum", (6,), 1, hidden=8, output_scale=90.0)
+    scaled.load_state_dict(plain.state_dict())
+    plain.eval(), scaled.eval()
+    x = torch.randint(0, 11, (7, 6))
+    with torch.no_grad():
+        head = plain.head(plain.lstm(plain.embed(x))[1][0][-1])
+        assert torch.allclose(scaled(x), torch.relu(head * 90.0))
+        assert torch.allclose(plain(x), torch.relu(head))
