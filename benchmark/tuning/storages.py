@@ -7,11 +7,11 @@ file shared by the local ``--workers``).
 
 A PostgreSQL restart or a network blip pauses the workers instead of killing them, through SQLAlchemy's
 public engine API: ``pool_pre_ping`` replaces a pooled connection that the restart killed, and a
-``do_connect`` listener on the storage's engine keeps trying to connect for up to :data:`RECONNECT_S`
-seconds. The heartbeat thread
-never raises a connection error (:class:`ReconnectingRDBStorage`): that would print a traceback and stop
-the heartbeat; a missed beat is harmless while the outage is shorter than the grace period. A statement
-that was running at the very moment the server went down fails, and the worker stops with one line
+``do_connect`` listener on the storage's engine (``RDBStorage.engine``) keeps trying to connect, with the
+engine's own dialect and arguments, for up to :data:`RECONNECT_S` seconds. The heartbeat thread never
+raises a connection error (:class:`ReconnectingRDBStorage`): that would print a traceback and stop the
+heartbeat; a missed beat is harmless while the outage is shorter than the grace period. A statement that
+was running at the very moment the server went down fails, and the worker stops with one line
 (:func:`storage_failure`); its trial goes stale and another worker, or the re-run, retries it.
 """
 
