@@ -59,6 +59,25 @@ def open_client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri)
 
 
+def tag_runs_view(client: Any, experiment_id: str) -> None:
+    """Tag the experiment with :data:`RUNS_VIEW_TAG` unless it already is.
+
+    Workers on several machines start against one tracking server at once: two of them setting the tag at
+    the same moment make the server refuse one insert (PostgreSQL: duplicate key), and that worker must go
+    on, since the tag is there."""
+
+    def tagged() -> bool:
+        return bool(client.get_experiment(experiment_id).tags.get(RUNS_VIEW_TAG[0]) == RUNS_VIEW_TAG[1])
+
+    if tagged():
+        return
+    try:
+        client.set_experiment_tag(experiment_id, *RUNS_VIEW_TAG)
+    except Exception:
+        if not tagged():
+            raise
+
+
 def writer_main(
     uri: str, experiment: str, artifact_location: str | None, jobs: Any, replies: list[Any], parent_pid: int
 ) -> None:
@@ -80,7 +99,7 @@ def writer_main(
                 experiment_id = found.experiment_id
         else:
             experiment_id = found.experiment_id
-        client.set_experiment_tag(experiment_id, *RUNS_VIEW_TAG)
+        tag_runs_view(client, experiment_id)
     except Exception as exc:
         replies[0].put(("error", f"{type(exc).__name__}: {exc}"))
         return

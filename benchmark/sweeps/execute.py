@@ -13,28 +13,42 @@ param (so MLflow's parallel-coordinates and contour views show the swept ones as
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import optuna
 from optuna.trial import TrialState
 
+from benchmark.cells import Cell
+from benchmark.output_files import atomic_write
+from benchmark.study.ledger import Diverged, Surplus, best_params, optimize_one, result_row, tune_study
+from benchmark.study.parents import cell_tags
+from benchmark.study.plan import StudyPlan
 from benchmark.sweeps.spec import BASE_TUNED, SweepCell
-from benchmark.tuning import ATTR, owner_id, recover_dead_trials
+from benchmark.tuning import ATTR, count_trials, owner_id, recover_dead_trials
 
 if TYPE_CHECKING:
-    from benchmark.config import Cell
-    from benchmark.study import StudyPlan
+    from collections.abc import Callable
+
+    from benchmark.study.execute import RunExecutor
     from benchmark.tracking import Tracker
+
+
+class SweepWorker(Protocol):
+    """What a sweep needs from the study's worker (``benchmark.study.worker.Worker``)."""
+
+    plan: StudyPlan
+    storage: Any
+    runner: RunExecutor
+    on_progress: Callable[[], None]
+
 
 __all__ = [
     "SWEEP_COLUMNS",
     "SweepCell",
+    "SweepWorker",
     "finish_sweep_parent",
     "run_sweep",
     "setup_sweeps",
@@ -50,14 +64,6 @@ __all__ = [
 SWEEP_COLUMNS = ("sweep", "swept", "base", "base_kind", "slot")
 _PARENT = "discrimbench.mlflow_parent"
 _BASE = "discrimbench.base"  # the resolved base values (JSON), written once the base is known
-
-
-class _Skip(Exception):
-    """A trial with no queued (point, seed), or one another worker already took: ignored."""
-
-
-class _Diverged(Exception):
-    """The run failed (NaN/Inf or an error it reported): the trial is FAIL, its row is kept."""
 
 
 _STUDIES: dict[tuple[int, str], optuna.Study] = {}
@@ -83,11 +89,7 @@ def sweep_study(storage: Any, cell: SweepCell) -> optuna.Study:
 
 def _tags(cell: SweepCell) -> dict[str, str]:
     return {
-        "discrimbench.study": cell.study, "discrimbench.cell": cell.cell_id,
-        "discrimbench.dataset": cell.dataset, "discrimbench.noise": cell.noise,
-        "discrimbench.rate": f"{cell.rate:g}", "discrimbench.method": cell.method,
-        "discrimbench.selection": cell.selection, "discrimbench.protocol": cell.protocol,
-        "discrimbench.sweep": cell.sweep, "discrimbench.swept": ",".join(cell.params),
+        **cell_tags(cell), "discrimbench.sweep": cell.sweep, "discrimbench.swept": ",".join(cell.params),
         "discrimbench.base": cell.base,
     }  # fmt: skip
 
@@ -139,11 +141,8 @@ def _base(plan: StudyPlan, storage: Any, cell: SweepCell) -> dict[str, Any] | No
     study = sweep_study(storage, cell)
     if _BASE in study.user_attrs:
         return dict(json.loads(study.user_attrs[_BASE]))
-    from benchmark.study import _tune_study, best_params
-    from benchmark.tuning import count_trials
-
     tuned = _tuned_cell(plan, cell)
-    tune = _tune_study(plan, storage, tuned)
+    tune = tune_study(plan, storage, tuned)
     if not count_trials(tune.get_trials(deepcopy=False)).finished(tuned.budget, tuned.extra_cap):
         return None
     params, _ = best_params(tune, tuned)
@@ -160,10 +159,8 @@ def sweep_state(plan: StudyPlan, storage: Any, cell: SweepCell) -> str:
     return "done" if len(done) >= cell.budget else "busy"
 
 
-def run_sweep(worker: Any, cell: SweepCell) -> None:
-    """Run queued (point, seed) trials of ``cell`` until none is left (the worker's ``execute`` trains)."""
-    from benchmark.study import result_row
-
+def run_sweep(worker: SweepWorker, cell: SweepCell) -> None:
+    """Run queued (point, seed) trials of ``cell`` until none is left (the worker's runner trains)."""
     plan, storage = worker.plan, worker.storage
     study = sweep_study(storage, cell)
     base = _base(plan, storage, cell)
@@ -176,7 +173,7 @@ def run_sweep(worker: Any, cell: SweepCell) -> None:
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
         if "fixed_params" not in frozen.system_attrs:  # the queue was empty when this trial started
             trial.set_user_attr(ATTR["surplus"], True)
-            raise _Skip("no queued point")
+            raise Surplus("no queued point")
         point = {a.param: trial.suggest_categorical(a.param, list(a.values)) for a in cell.axes}
         seed = int(trial.suggest_categorical("seed", list(cell.seeds)))
         slot = cell.slot(point, seed)
@@ -184,9 +181,9 @@ def run_sweep(worker: Any, cell: SweepCell) -> None:
             taken = other.state == TrialState.RUNNING or ATTR["result"] in other.user_attrs
             if other.number < trial.number and other.user_attrs.get(ATTR["slot"]) == slot and taken:
                 trial.set_user_attr(ATTR["surplus"], True)
-                raise _Skip(f"slot {slot} already taken")
+                raise Surplus(f"slot {slot} already taken")
         params = {**base, **point}
-        result, run_id = worker.execute(cell, "sweep", seed, params, trial, parent)
+        result, run_id = worker.runner.execute(cell, "sweep", seed, params, trial, parent)
         row = result_row(cell, result, params, run_id)
         row.update(
             run_id=f"{cell.cell_id}/sweep/{slot}", sweep=cell.sweep, slot=slot, base_kind=cell.base,
@@ -195,12 +192,11 @@ def run_sweep(worker: Any, cell: SweepCell) -> None:
         trial.set_user_attr(ATTR["result"], json.dumps(row, default=str))
         value = row.get("test_best_val")
         if result.status != "ok" or value is None or not math.isfinite(float(value)):
-            raise _Diverged(result.reason or "no finite test metric")
+            raise Diverged(result.reason or "no finite test metric")
         return float(value)
 
     while any(t.state == TrialState.WAITING for t in study.get_trials(deepcopy=False)):
-        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # finished elsewhere
-            study.optimize(objective, n_trials=1, catch=(_Skip, _Diverged), gc_after_trial=False)
+        optimize_one(study, objective)
         worker.on_progress()
 
 
@@ -232,9 +228,8 @@ def sweep_progress(plan: StudyPlan, storage: Any) -> int:
     return sum(len(_rows(storage, cell)) for cell in plan.study.sweeps)
 
 
-def write_sweeps_csv(plan: StudyPlan, rows: list[dict[str, Any]], write: Callable[..., None]) -> Path | None:
-    """``sweeps.csv`` beside ``results.csv`` (no file for a study without sweeps); ``write(tmp, path,
-    fn)`` is the study's atomic writer."""
+def write_sweeps_csv(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path | None:
+    """``sweeps.csv`` beside ``results.csv``, atomically (no file for a study without sweeps)."""
     if not plan.study.sweeps:
         return None
     import pandas as pd
@@ -243,8 +238,7 @@ def write_sweeps_csv(plan: StudyPlan, rows: list[dict[str, Any]], write: Callabl
 
     path = plan.out / "sweeps.csv"
     frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, *SWEEP_COLUMNS])
-    tmp = path.with_name(f".sweeps.{os.getpid()}.tmp")
-    write(tmp, path, lambda: frame.to_csv(tmp, index=False))
+    atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
     return path
 
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from benchmark.sensitivity import is_log_spaced
-
-if TYPE_CHECKING:
-    from benchmark.sweeps.report import CellImportance
 
 __all__ = ["importance_bars", "sensitivity_curves", "sensitivity_heatmap"]
 
@@ -110,8 +107,13 @@ def sensitivity_heatmap(points: pd.DataFrame, *, title: str = "") -> Figure:
     return fig
 
 
-def importance_bars(cells: Sequence[CellImportance]) -> Figure:
-    """fANOVA and PED-ANOVA importances side by side, one panel per cell, its trial count in the title."""
+def importance_bars(cells: Sequence[Any]) -> Figure:
+    """fANOVA and PED-ANOVA importances side by side, one panel per cell, its trial count in the title.
+
+    Args:
+        cells: ``benchmark.sweeps.report.CellImportance`` objects (``cell``, ``trials``, ``fanova``,
+            ``ped_anova``).
+    """
     cols = min(3, len(cells))
     rows = int(np.ceil(len(cells) / cols))
     fig = Figure(figsize=(4.4 * cols, 2.6 * rows), layout="constrained")

@@ -3,15 +3,22 @@ schedule check, and the weight AUROC left out for constant weights; plus one rea
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmark.perf import _load_script
 from benchmark.runs import RunResult, RunSpec
 
-lc = _load_script("learning_curves")
+_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "learning_curves.py"
+_spec = importlib.util.spec_from_file_location("learning_curves", _SCRIPT)
+assert _spec is not None and _spec.loader is not None
+lc = importlib.util.module_from_spec(_spec)
+sys.modules["learning_curves"] = lc  # a script, not a module of the package: loaded by its path
+_spec.loader.exec_module(lc)
 
 
 def test_plateau_gain_compares_the_best_running_means_of_the_two_halves() -> None:

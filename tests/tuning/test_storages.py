@@ -25,6 +25,12 @@ from benchmark.tuning import (
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning", "ignore:Heartbeat")
 
 
+def _trial_id(storage: optuna.storages.BaseStorage, trial: optuna.Trial) -> int:
+    """The storage's id of ``trial``, through the public storage API."""
+    study_id = storage.get_study_id_from_name(trial.study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+
+
 def _storage(folder: Path, patience_s: float) -> ReconnectingRDBStorage:
     return ReconnectingRDBStorage(
         f"sqlite:///{folder / 'optuna.db'}", heartbeat_interval=1, grace_period=2, patience_s=patience_s
@@ -43,7 +49,7 @@ def test_a_lost_database_is_waited_for_then_given_up_after_the_patience(tmp_path
     folder.mkdir()
     storage = _storage(folder, patience_s=30.0)
     study = optuna.create_study(storage=storage, study_name="s")
-    trial_id = study.ask()._trial_id
+    trial_id = _trial_id(storage, study.ask())
     storage.engine.dispose()  # drop pooled connections: the next call must connect again
     folder.rename(away)  # the database is gone (the DBAPI refuses to connect) ...
     back = threading.Timer(0.6, away.rename, args=(folder,))  # ... and comes back
@@ -76,7 +82,7 @@ def test_a_stale_trial_is_failed_and_retried_with_its_parameters_and_slot(tmp_pa
     dead = study.ask()
     dead.suggest_float("lr", 0.1, 1.0)
     dead.set_user_attr(ATTR["slot"], 0)
-    storage.record_heartbeat(dead._trial_id)  # then the worker dies: no more beats
+    storage.record_heartbeat(_trial_id(storage, dead))  # then the worker dies: no more beats
     time.sleep(2.5)
     optuna.storages.fail_stale_trials(study)
     trials = study.get_trials(deepcopy=False)
