@@ -8,14 +8,31 @@ are host values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import torch
 
-__all__ = ["RunningThreshold", "ThresholdMode"]
+from benchmark.errors import HyperparameterError
+from benchmark.method import MethodContext
+
+__all__ = ["RunningThreshold", "ThresholdMode", "fixed_threshold"]
 
 ThresholdMode = Literal["fixed", "ema", "global-average"]
+
+
+def fixed_threshold(value: float | None, mode: str, ctx: MethodContext, missing: str) -> float:
+    """The fixed threshold: ``value``, else ln C (the loss of a uniform guess over C classes).
+
+    Raises:
+        HyperparameterError: ``missing``, when the fixed mode has no value and the task no classes.
+    """
+    if value is not None:
+        return value
+    if mode == "fixed" and (ctx.task != "classification" or not ctx.num_classes):
+        raise HyperparameterError(missing)
+    return math.log(ctx.num_classes or 1)
 
 
 class RunningThreshold:

@@ -31,7 +31,7 @@ Decisions and deviations:
   full precision of the official ``params/**/hy_best_params.json`` (``benchmark/presets/
   official-discrimloss-params.csv``), wd_inst_param included (~1e-33 and ~5e-77: no effect on float32
   training, but the official code adds the term whenever wd > 0, and so does this one). The Params
-  defaults stay the four-significant-figure values of configuration C with wd = 0.
+  defaults are configuration C too, q aside.
 * ``q=None`` (the Params default) means round(0.5·epochs) (Python's half-to-even round), because γ's
   switch epoch only makes sense relative to the run's length; the `paper` preset sets q = 60.
 * Per-sample state is created in torch's default dtype on ``ctx.device``.
@@ -52,8 +52,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from baselines._functional import bias_correction
 from baselines._sparse_sgd import sparse_sgd_rows
-from baselines._threshold import RunningThreshold
-from benchmark.errors import HyperparameterError
+from baselines._threshold import RunningThreshold, fixed_threshold
 from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
 from benchmark.space import Distribution, FloatRange, IntRange
@@ -97,38 +96,6 @@ def early_suppression(epoch: int, es_type: str, sup_eps: int) -> float:
     raise ValueError(f"unknown es_type {es_type!r}")
 
 
-class Params(MethodParams):
-    """DiscrimLoss hyperparameters. Defaults: CIFAR-10 20-60 % configuration C (spec a.5), q = None."""
-
-    clamp_space: Literal["log", "sigma"] = Field("log", description="clamp_min bounds log σ or σ")
-    clamp_min: float = Field(0.07855, description="lower clamp bound, < ln 20 (log) or in (0, 20) (sigma)")
-    lr_inst_param: float = Field(2.609, gt=0.0, description="SGD learning rate of s = log σ")
-    inst_momentum: float = Field(0.9, ge=0.0, lt=1.0, description="lazy momentum of s")
-    wd_inst_param: float = Field(0.0, ge=0.0, description="½·wd·Σ_B s² regulariser strength")
-    sup_eps: int = Field(3, ge=0, description="early-suppression epochs E_s (0 disables ES)")
-    es_type: EsType = Field("linear", description="early-suppression schedule")
-    a: float = Field(0.2739, ge=0.0, description="γ amplitude a ≥ 0")
-    p: float = Field(0.5441, gt=0.0, description="γ sharpness p > 0")
-    q: float | None = Field(None, description="γ switch epoch (new form); None → round(0.5·epochs)")
-    beta: float = Field(0.9, ge=0.0, lt=1.0, description="per-sample loss EMA factor β")
-    rho: float = Field(0.9, ge=0.0, lt=1.0, description="threshold EMA factor ρ")
-    k_mode: Literal["ema", "fixed", "global-average"] = Field("ema", description="how k is obtained")
-    k_value: float | None = Field(None, description="k for k_mode='fixed'; None → ln C")
-    use_gamma: bool = Field(True, description="False: γ ≡ 1")
-    use_es: bool = Field(True, description="False: ES ≡ 1")
-    use_loss_ema: bool = Field(True, description="False: L̂_i = ℓ_i")
-
-    @field_validator("clamp_min")
-    @classmethod
-    def _clamp_min_in_range(cls, value: float, info: ValidationInfo) -> float:
-        space = info.data.get("clamp_space", "log")
-        if space == "log" and not value < LN_20:
-            raise ValueError(f"must satisfy clamp_min < ln 20 = {LN_20:.6g} with clamp_space='log'")
-        if space == "sigma" and not 0.0 < value < 20.0:
-            raise ValueError("must satisfy 0 < clamp_min < 20 with clamp_space='sigma'")
-        return value
-
-
 PAPER: dict[str, Any] = {
     "clamp_space": "log",
     "clamp_min": 0.07855390412654754,
@@ -154,6 +121,43 @@ CIFAR_A: dict[str, Any] = {
     "wd_inst_param": 5.194121605858698e-77,
 }
 """CIFAR configuration A (CIFAR-10 at 0 and 80 %, CIFAR-100 at 0 and 20 %), full precision."""
+
+
+class Params(MethodParams):
+    """DiscrimLoss hyperparameters. Defaults: CIFAR-10 20-60 % configuration C (spec a.5) at full precision,
+    q = None."""
+
+    clamp_space: Literal["log", "sigma"] = Field("log", description="clamp_min bounds log σ or σ")
+    clamp_min: float = Field(
+        PAPER["clamp_min"], description="lower clamp bound, < ln 20 (log) or in (0, 20) (sigma)"
+    )
+    lr_inst_param: float = Field(PAPER["lr_inst_param"], gt=0.0, description="SGD learning rate of s = log σ")
+    inst_momentum: float = Field(0.9, ge=0.0, lt=1.0, description="lazy momentum of s")
+    wd_inst_param: float = Field(
+        PAPER["wd_inst_param"], ge=0.0, description="½·wd·Σ_B s² regulariser strength"
+    )
+    sup_eps: int = Field(3, ge=0, description="early-suppression epochs E_s (0 disables ES)")
+    es_type: EsType = Field("linear", description="early-suppression schedule")
+    a: float = Field(PAPER["a"], ge=0.0, description="γ amplitude a ≥ 0")
+    p: float = Field(PAPER["p"], gt=0.0, description="γ sharpness p > 0")
+    q: float | None = Field(None, description="γ switch epoch (new form); None → round(0.5·epochs)")
+    beta: float = Field(0.9, ge=0.0, lt=1.0, description="per-sample loss EMA factor β")
+    rho: float = Field(0.9, ge=0.0, lt=1.0, description="threshold EMA factor ρ")
+    k_mode: Literal["ema", "fixed", "global-average"] = Field("ema", description="how k is obtained")
+    k_value: float | None = Field(None, description="k for k_mode='fixed'; None → ln C")
+    use_gamma: bool = Field(True, description="False: γ ≡ 1")
+    use_es: bool = Field(True, description="False: ES ≡ 1")
+    use_loss_ema: bool = Field(True, description="False: L̂_i = ℓ_i")
+
+    @field_validator("clamp_min")
+    @classmethod
+    def _clamp_min_in_range(cls, value: float, info: ValidationInfo) -> float:
+        space = info.data.get("clamp_space", "log")
+        if space == "log" and not value < LN_20:
+            raise ValueError(f"must satisfy clamp_min < ln 20 = {LN_20:.6g} with clamp_space='log'")
+        if space == "sigma" and not 0.0 < value < 20.0:
+            raise ValueError("must satisfy 0 < clamp_min < 20 with clamp_space='sigma'")
+        return value
 
 
 OFFICIAL_DATASETS = {
@@ -219,12 +223,10 @@ class DiscrimLoss(LossMethod):
         assert isinstance(params, Params)
         self.p: Params = params
         self.q = params.q if params.q is not None else float(round(0.5 * ctx.epochs))
-        fixed_k_unknown = params.k_mode == "fixed" and params.k_value is None
-        if fixed_k_unknown and (ctx.task != "classification" or not ctx.num_classes):
-            raise HyperparameterError(
-                "discrimloss.k_value=None: k_mode 'fixed' on a regression task needs an explicit k_value"
-            )
-        self.k_value = params.k_value if params.k_value is not None else math.log(ctx.num_classes or 1)
+        self.k_value = fixed_threshold(
+            params.k_value, params.k_mode, ctx,
+            "discrimloss.k_value=None: k_mode 'fixed' on a regression task needs an explicit k_value",
+        )  # fmt: skip
         low = params.clamp_min if params.clamp_space == "log" else math.log(params.clamp_min)
         self.clamp_bounds = (low, LN_20)
         device, n = ctx.device, ctx.n_train

@@ -19,7 +19,6 @@ CPU, so there is no host copy per batch; it is at least as accurate as scipy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,8 +26,7 @@ import torch
 from pydantic import Field
 
 from baselines._functional import superloss_sigma
-from baselines._threshold import RunningThreshold, ThresholdMode
-from benchmark.errors import HyperparameterError
+from baselines._threshold import RunningThreshold, ThresholdMode, fixed_threshold
 from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
 from benchmark.space import Distribution, FloatRange
@@ -60,13 +58,11 @@ class SuperLoss(LossMethod):
         super().__init__(params, ctx)
         assert isinstance(params, Params)
         self.p: Params = params
-        fixed_tau_unknown = params.tau_mode == "fixed" and params.tau is None
-        if fixed_tau_unknown and (ctx.task != "classification" or not ctx.num_classes):
-            raise HyperparameterError(
-                "superloss.tau=None: regression needs an explicit tau "
-                "(a float) or tau_mode 'ema' / 'global-average'"
-            )
-        self.fixed_tau = params.tau if params.tau is not None else math.log(ctx.num_classes or 1)
+        self.fixed_tau = fixed_threshold(
+            params.tau, params.tau_mode, ctx,
+            "superloss.tau=None: regression needs an explicit tau "
+            "(a float) or tau_mode 'ema' / 'global-average'",
+        )  # fmt: skip
         self.sigma = torch.ones(ctx.n_train, device=ctx.device)
         self.threshold = RunningThreshold(
             params.tau_mode, self.fixed_tau, params.ema_alpha, per_sample=True, device=ctx.device

@@ -15,6 +15,7 @@ the last run's MLflow copy may then be incomplete, while the study's results liv
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import sys
@@ -58,6 +59,25 @@ def open_client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri)
 
 
+def tag_runs_view(client: Any, experiment_id: str) -> None:
+    """Tag the experiment with :data:`RUNS_VIEW_TAG` unless it already is.
+
+    Workers on several machines start against one tracking server at once: two of them setting the tag at
+    the same moment make the server refuse one insert (PostgreSQL: duplicate key), and that worker must go
+    on, since the tag is there."""
+
+    def tagged() -> bool:
+        return bool(client.get_experiment(experiment_id).tags.get(RUNS_VIEW_TAG[0]) == RUNS_VIEW_TAG[1])
+
+    if tagged():
+        return
+    try:
+        client.set_experiment_tag(experiment_id, *RUNS_VIEW_TAG)
+    except Exception:
+        if not tagged():
+            raise
+
+
 def writer_main(
     uri: str, experiment: str, artifact_location: str | None, jobs: Any, replies: list[Any], parent_pid: int
 ) -> None:
@@ -79,7 +99,7 @@ def writer_main(
                 experiment_id = found.experiment_id
         else:
             experiment_id = found.experiment_id
-        client.set_experiment_tag(experiment_id, *RUNS_VIEW_TAG)
+        tag_runs_view(client, experiment_id)
     except Exception as exc:
         replies[0].put(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -133,7 +153,13 @@ class _Writer:
             self.artifact_uris[run.info.run_id] = run.info.artifact_uri
         self.replies[client].put(("id", (key, run_id)))
 
-    def _batch(self, key: str, metrics: list[tuple], params: list[tuple], tags: list[tuple]) -> None:
+    def _batch(
+        self,
+        key: str,
+        metrics: list[tuple[Any, ...]],
+        params: list[tuple[Any, ...]],
+        tags: list[tuple[Any, ...]],
+    ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self.ids.get(key, key)
@@ -145,7 +171,7 @@ class _Writer:
             t_now, t = t[:100], t[100:]
             room = _MAX_BATCH - len(p_now) - len(t_now)
             m_now, m = m[:room], m[room:]
-            self._retry("log batch", lambda a=m_now, b=p_now, c=t_now: self.client.log_batch(run_id, a, b, c))
+            self._retry("log batch", functools.partial(self.client.log_batch, run_id, m_now, p_now, t_now))
 
     def _files(self, key: str, files: dict[str, bytes]) -> None:
         run_id = self.ids.get(key, key)
@@ -184,7 +210,7 @@ class _Writer:
             ):
                 run_id = run.info.run_id
                 self._retry(
-                    "tag run", lambda r=run_id: self.client.set_tag(r, "discrimbench.status", "killed")
+                    "tag run", functools.partial(self.client.set_tag, run_id, "discrimbench.status", "killed")
                 )
                 self._end(run_id, "KILLED", now_ms)
                 tags = {**tags, "discrimbench.status": "killed"}

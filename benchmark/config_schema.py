@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from benchmark.errors import short
+from benchmark.naming import SELECTION_SERIES
 from benchmark.space import BOUND_MAX
 
 __all__ = [
@@ -41,7 +42,6 @@ PROTOCOL_NOTES = {
     "none), fixed, no tuning; the epoch picked by the paper's selection rule: a re-run of the paper's row, "
     "not a fair comparison",
 }
-SELECTION_SERIES = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 
 
 class _Model(BaseModel):

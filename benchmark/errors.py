@@ -19,6 +19,7 @@ __all__ = [
     "StudyConfigError",
     "TrackingError",
     "UnknownComponentError",
+    "close_names",
     "did_you_mean",
     "short",
 ]
@@ -63,10 +64,15 @@ class OutputError(DiscrimBenchError, RuntimeError):
     """
 
 
+def close_names(name: object, names: Iterable[str]) -> list[str]:
+    """The (at most three) ``names`` closest to ``name``, closest first (difflib, cutoff 0.5)."""
+    return difflib.get_close_matches(str(name), list(names), n=3, cutoff=0.5)
+
+
 def did_you_mean(name: object, names: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` naming the closest of ``names`` to ``name`` (difflib), or ``""``: every
     "unknown key" message ends with it, so a typo is answered with the name that was meant."""
-    close = difflib.get_close_matches(str(name), list(names), n=3, cutoff=0.5)
+    close = close_names(name, names)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 

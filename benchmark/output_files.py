@@ -13,37 +13,85 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import OutputError, output_error
 
-__all__ = ["atomic_write", "check_output_folder", "rescue_folder"]
+__all__ = [
+    "FolderProblem",
+    "atomic_write",
+    "check_output_folder",
+    "filesystem",
+    "folder_problem",
+    "rescue_folder",
+]
 
 
-def check_output_folder(folder: Path, flag: str = "--out") -> None:
-    """Prove that ``folder`` can be created (if absent) and written, without leaving anything there.
+@dataclass(frozen=True)
+class FolderProblem:
+    """Why a folder cannot be created and written: ``anchor`` is its nearest existing ancestor (itself
+    when it exists), ``reason`` completes "cannot write ...: "."""
 
-    The probe is a temporary directory made and removed in ``folder`` or, when it does not exist yet, in
-    its nearest existing ancestor: a location is only accepted when the kernel accepted a real write.
+    anchor: Path
+    reason: str
+    not_a_folder: bool = False
 
-    Raises:
-        OutputError: the location is a file, under a file, or cannot be written (read-only, /proc, ...).
+
+def folder_problem(folder: Path) -> FolderProblem | None:
+    """The one check of an output location: None when ``folder`` can be created (if absent) and written.
+
+    A temporary directory is made and removed in ``folder`` or, when it does not exist yet, in its nearest
+    existing ancestor: a location is only accepted when the kernel accepted a real write, and nothing is
+    left behind. Read-only and pseudo filesystems (``/proc``) are named as such.
     """
-    folder = Path(folder)
-    target = folder.absolute()
-    anchor = target
+    anchor = Path(folder).absolute()
     while not anchor.exists() and anchor != anchor.parent:
         anchor = anchor.parent
     if not anchor.is_dir():
-        raise OutputError(f"cannot write {folder}: {anchor} is a file, not a folder; pass another {flag}")
+        return FolderProblem(anchor, f"{anchor} is a file, not a folder", not_a_folder=True)
+    fs = filesystem(anchor)
+    if fs in _PSEUDO_FILESYSTEMS or os.statvfs(anchor).f_flag & os.ST_RDONLY:
+        return FolderProblem(anchor, f"{anchor} is on a read-only {fs or ''} filesystem")
     try:
         probe = tempfile.mkdtemp(prefix=".discrimbench-probe-", dir=anchor)
         os.rmdir(probe)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise OutputError(
-            f"cannot write {folder}: {reason} in {anchor} (errno {exc.errno}); pass another {flag}"
-        ) from None
+        return FolderProblem(anchor, f"{exc.strerror or exc} in {anchor} (errno {exc.errno})")
+    return None
+
+
+def check_output_folder(folder: Path, flag: str = "--out") -> None:
+    """Prove that ``folder`` can be created (if absent) and written, without leaving anything there
+    (:func:`folder_problem`).
+
+    Raises:
+        OutputError: the location is a file, under a file, or cannot be written (read-only, /proc, ...).
+    """
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise OutputError(f"cannot write {folder}: {problem.reason}; pass another {flag}")
+
+
+_PSEUDO_FILESYSTEMS = frozenset({"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs"})
+
+
+def filesystem(path: Path) -> str | None:
+    """The type of the filesystem holding ``path`` (Linux's /proc/mounts; None elsewhere)."""
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    best, kind = "", None
+    resolved = str(path.resolve())
+    for line in mounts:
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        point = parts[1].replace("\\040", " ")
+        if (resolved == point or resolved.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+            best, kind = point, parts[2]
+    return kind
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:

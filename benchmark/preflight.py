@@ -2,21 +2,22 @@
 
 :func:`preflight` is called by :func:`benchmark.study.plan_study`, which both ``discrimbench run --dry-run``
 and the real run go through, so the dry run accepts a study exactly when the real run gets past its setup.
-It only reads: it never creates the output folder, a store or a file. Each problem is one clause naming the
-key, a truncated rendering of the value and what would be accepted; all are joined into one
-:class:`StudyConfigError` line.
+It leaves nothing behind: it never creates the output folder, a store or a file (a folder is proved writable
+by a probe directory made and removed at once). Each problem is one clause naming the key, a truncated
+rendering of the value and what would be accepted; all are joined into one :class:`StudyConfigError` line.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from benchmark.errors import DiscrimBenchError, StudyConfigError, short
+from benchmark.output_files import folder_problem
 
 if TYPE_CHECKING:
     from benchmark.config import ResolvedStudy
@@ -42,7 +43,7 @@ class PlannedRun(Protocol):
     @property
     def out(self) -> Path: ...
     @property
-    def storage_url(self) -> str | None: ...
+    def storage_url(self) -> str: ...
     @property
     def tracking_uri(self) -> str | None: ...
 
@@ -57,7 +58,7 @@ def preflight(plan: PlannedRun) -> None:
     errors: list[str] = []
     _check(errors, "training.device", lambda: _device(study.config.training.device))
     for name in study.config.datasets:
-        _check(errors, f"datasets.{name}", lambda name=name: _dataset(study, name))
+        _check(errors, f"datasets.{name}", partial(_dataset, study, name))
     if not 1 <= plan.workers <= WORKERS_MAX:
         errors.append(f"--workers={short(plan.workers)}: need 1 <= workers <= {WORKERS_MAX}")
     found = len(errors)
@@ -115,46 +116,15 @@ def _dataset(study: ResolvedStudy, name: str) -> None:
 
 
 def _creatable_folder(folder: Path, what: str) -> None:
-    """``folder`` is a writable folder, or can be created: its nearest existing ancestor is one."""
-    target = folder.expanduser().absolute()
-    probe = target
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir():
-        raise StudyConfigError(f"{what} {short(str(folder), 120)} cannot be created: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
+    """``folder`` is a writable folder, or can be created (:func:`benchmark.output_files.folder_problem`)."""
+    problem = folder_problem(folder.expanduser())
+    if problem is None:
+        return
+    if problem.not_a_folder:
         raise StudyConfigError(
-            f"{what} {short(str(folder), 120)} is not writable ({probe}: permission denied)"
+            f"{what} {short(str(folder), 120)} cannot be created: {problem.anchor} is not a folder"
         )
-    fs = _filesystem(probe)
-    if fs in _PSEUDO_FILESYSTEMS or os.statvfs(probe).f_flag & os.ST_RDONLY:
-        raise StudyConfigError(
-            f"{what} {short(str(folder), 120)} is not writable ({probe} is on a read-only {fs or ''} "
-            "filesystem)"
-        )
-
-
-_PSEUDO_FILESYSTEMS = frozenset({"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs"})
-
-
-def _filesystem(path: Path) -> str | None:
-    """The type of the filesystem holding ``path`` (Linux's /proc/mounts; None elsewhere)."""
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return None
-    best, kind = "", None
-    resolved = str(path.resolve())
-    for line in mounts:
-        parts = line.split()
-        if len(parts) < 3:
-            continue
-        point = parts[1].replace("\\040", " ")
-        if (resolved == point or resolved.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-            best, kind = point, parts[2]
-    return kind
+    raise StudyConfigError(f"{what} {short(str(folder), 120)} is not writable ({problem.reason})")
 
 
 def _optuna_url(url: str, out: Path) -> None:

@@ -19,7 +19,6 @@ lazily, the first time a registry is read.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import importlib
 import importlib.metadata
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from benchmark.errors import DiscrimBenchError, UnknownComponentError
+from benchmark.errors import DiscrimBenchError, UnknownComponentError, close_names
 from benchmark.method import LossMethod, WeightKind
 
 __all__ = [
@@ -159,7 +158,7 @@ class Registry(Generic[T]):
     def unknown_message(self, name: object) -> str:
         """One line: the unknown name, the closest names and what is available."""
         names = self.names()
-        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+        close = close_names(name, names)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(names) if names else '(none)'}"
 

@@ -2,7 +2,7 @@
 report. A *run* trains one model (two for Co-teaching) once.
 
 ``RESULT_COLUMNS`` is the schema of a study's tidy ``results.csv`` (one row per repeat run) and of the
-published reference numbers in ``results/reference/`` (which add source columns).
+published reference numbers in ``benchmark/report/references/`` (which add source columns).
 """
 
 from __future__ import annotations

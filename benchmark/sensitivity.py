@@ -23,8 +23,10 @@ __all__ = [
     "MAX_GRID_POINTS",
     "GridAxis",
     "Robustness",
+    "Scale",
     "expand_axis",
     "grid_points",
+    "is_log_spaced",
     "robustness",
 ]
 
@@ -72,12 +74,17 @@ def _axis_from_list(param: str, values: list[Any], where: str) -> GridAxis:
     if len({repr(v) for v in values}) != len(values):
         raise StudyConfigError(f"{where}: the list repeats a value")
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-    scale: Scale = "linear"
-    if numeric and len(values) > 2 and all(v > 0 for v in values):
-        ratios = [values[i + 1] / values[i] for i in range(len(values) - 1)]
-        if max(ratios) / min(ratios) < 1.0 + 1e-9 and abs(ratios[0] - 1.0) > 1e-9:
-            scale = "log"
+    scale: Scale = "log" if numeric and is_log_spaced(values) else "linear"
     return GridAxis(param, tuple(values), scale)
+
+
+def is_log_spaced(values: Sequence[float]) -> bool:
+    """Whether more than two positive values are spaced geometrically (equal ratios, not all equal): such
+    an axis is drawn on a log scale and its plateau width is measured in decades."""
+    if len(values) < 3 or any(v <= 0 for v in values):
+        return False
+    ratios = [values[i + 1] / values[i] for i in range(len(values) - 1)]
+    return max(ratios) / min(ratios) < 1.0 + 1e-9 and abs(ratios[0] - 1.0) > 1e-9
 
 
 def _axis_from_range(param: str, spec: Mapping[str, Any], where: str) -> GridAxis:

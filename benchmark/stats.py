@@ -2,7 +2,7 @@
 
 Everything here is a thin, documented layer over scipy.stats (plus a small, tested Holm correction), so
 that the report states exactly which test produced each number. Functions take plain arrays and return
-small frozen records; the table builders in :mod:`benchmark.report_tables` apply them per cell.
+small frozen records; the table builders in :mod:`benchmark.report.tables` apply them per cell.
 
 Conventions: ``higher_is_better`` orients every comparison (accuracy up, MAE down); a "difference" is
 always ``a - b`` in the metric's own units, and "A beats B" respects the orientation.

@@ -167,7 +167,7 @@ class _QueuedTracker:
         self.uri = uri
         self._jobs, self._replies, self._client = jobs, replies, client
         self._ids: dict[str, str | None] = {}
-        self._buffer: dict[str, list[tuple]] = {}
+        self._buffer: dict[str, list[tuple[Any, ...]]] = {}
         self._last_flush: dict[str, float] = {}
         self._pending: dict[str, _PendingRun] = {}
 
@@ -248,7 +248,8 @@ class _QueuedTracker:
 
     def log_arrays(self, run_id: str | None, name: str, arrays: Mapping[str, np.ndarray]) -> None:
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+        columns: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+        np.savez_compressed(buffer, **columns)
         self._add_file(run_id, name, buffer.getvalue())
 
     def _add_file(self, run_id: str | None, name: str, content: bytes) -> None:

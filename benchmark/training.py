@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 import torch
@@ -173,7 +174,10 @@ class RunLoop:
         self.val_x = Inputs(data.val.x, device, *norm)
         self.test_x = Inputs(data.test.x, device, *norm)
         self.train_plain = Inputs(data.train.x, device, *norm) if recipe.augment != "none" else self.train_x
-        to = lambda t: torch.as_tensor(t).to(device)  # noqa: E731
+
+        def to(t: Any) -> torch.Tensor:
+            return torch.as_tensor(t).to(device)
+
         self.y_train, self.y_train_clean = to(data.train.y), to(data.train_clean_y)
         self.y_val, self.y_val_clean, self.y_test = to(data.val.y), to(data.val_clean_y), to(data.test.y)
         self.corrupted = to(data.train_mask).bool()
@@ -250,7 +254,7 @@ class RunLoop:
             objective = step.objective()
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
-            objective.backward()
+            objective.backward()  # type: ignore[no-untyped-call]
             if self.recipe.grad_clip is not None:
                 for model in self.models:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.recipe.grad_clip)

@@ -72,7 +72,8 @@ def test_a_plugin_method_and_dataset_run_in_a_study_and_reach_results_and_report
     study = tmp_path / "plugin.yaml"
     study.write_text(
         "name: plugin\ndatasets: {toy-blobs: {}}\nnoises: {sym-excl: {rates: [0.4]}}\n"
-        "methods: {ce: {}, toy-mae: {}}\nseeds: [1]\ntuning: {n_trials: 1}\n"
+        "methods: {ce: {}, toy-mae: {}, toy-mae-double: {method: toy-mae, preset: double}}\n"
+        "seeds: [1]\ntuning: {n_trials: 1}\n"
         "training: {epochs: 2, device: cpu, threads: 1}\n"
     )
     out = tmp_path / "out"
@@ -87,6 +88,10 @@ def test_a_plugin_method_and_dataset_run_in_a_study_and_reach_results_and_report
     assert {(r["dataset"], r["method"], r["status"]) for r in rows} == {
         ("toy-blobs", "ce", "ok"),
         ("toy-blobs", "toy-mae", "ok"),
+        ("toy-blobs", "toy-mae-double", "ok"),  # the label, not the method's name
     }
+    double = next(r for r in rows if r["method"] == "toy-mae-double")
+    assert '"scale": 2.0' in double["params"] and double["n_trials"] == "1"  # the preset, fixed
     report = (out / "report" / "report.md").read_text("utf-8")
-    assert "toy-mae" in report and "toy-blobs" in report
+    for label in ("toy-mae", "toy-mae-double"):  # a row of the per-cell table for each
+        assert f"\n| toy-blobs | sym-excl | 0.4 | {label} |" in report, report

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--reference",
         action="append",
         metavar="NAME",
-        help="reference file in results/reference to compare with (repeatable; default: all)",
+        help="reference file in benchmark/report/references to compare with (repeatable; default: all)",
     )
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: STUDY_DIR/report)")
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.errors import WRITE_ERRNOS, output_error
     from benchmark.output_files import check_output_folder
     from benchmark.report import make_report  # heavy imports (matplotlib, scipy) only when chosen
-    from benchmark.report_io import resolve_study_dir
+    from benchmark.report.io import resolve_study_dir
 
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
     check_output_folder(args.out or resolve_study_dir(args.study) / "report")  # before the 30 s of work

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import OutputError, StudyConfigError, did_you_mean
+from benchmark.naming import SELECTIONS
 from benchmark.output_files import atomic_write, check_output_folder, rescue_folder
 from benchmark.runs import RunResult, RunSpec
 
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", choices=("fast", "paper"), default="fast", help="recipe kind")
     parser.add_argument(
         "--selection",
-        choices=("noisy-val", "clean-val", "test-oracle"),
+        choices=SELECTIONS,
         default="noisy-val",
         help="series that picks the best epoch (default noisy-val; test-oracle reads the test set)",
     )

@@ -105,7 +105,8 @@ class Inputs:
 
     def _batch(self, idx: torch.Tensor, augment: bool) -> torch.Tensor:
         if self._ready:
-            return self.x[idx]
+            ready: torch.Tensor = self.x[idx]
+            return ready
         return self._finish(self.x[idx], augment)
 
     def train_batches(self, batches: list[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -147,4 +148,5 @@ class _Indexed(Dataset):  # type: ignore[type-arg]
 
     def __getitem__(self, i: int) -> torch.Tensor:
         item = self.base[i]
-        return item[0] if isinstance(item, tuple | list) else item
+        image: torch.Tensor = item[0] if isinstance(item, tuple | list) else item
+        return image

@@ -38,7 +38,7 @@ import torch
 from benchmark.data import prepare
 from benchmark.engine.device import resolve_device
 from benchmark.engine.reference_loop import plain_loop
-from benchmark.perf.figure import Figure
+from benchmark.perf.figure import Figure, rotated_rounds
 from benchmark.runs import RunSpec
 from benchmark.training import start_run
 
@@ -89,15 +89,13 @@ def run_engine_benchmark(
             epochs[method] = start_run(spec, data=data).train_epoch
         names = list(epochs)
         samples: dict[str, list[float]] = {k: [] for k in names}
-        for r in range(rounds):
-            shift = r % len(names)
-            for name in names[shift:] + names[:shift]:
-                t0 = time.perf_counter()
-                epochs[name](r)
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                if r > 0:
-                    samples[name].append(time.perf_counter() - t0)
+        for r, name in rotated_rounds(names, rounds):
+            t0 = time.perf_counter()
+            epochs[name](r)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            if r > 0:
+                samples[name].append(time.perf_counter() - t0)
         used_threads = torch.get_num_threads()
     finally:
         torch.set_num_threads(previous_threads)

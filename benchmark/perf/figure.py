@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Figure", "machine"]
+__all__ = ["Figure", "machine", "rotated_rounds"]
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -67,3 +70,12 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+def rotated_rounds(items: Sequence[_T], rounds: int) -> Iterator[tuple[int, _T]]:
+    """``(round, item)`` for every item in every round, in an order rotated from round to round: a machine
+    that speeds up or slows down while the figures are measured favours no configuration."""
+    for r in range(rounds):
+        shift = r % len(items)
+        for item in [*items[shift:], *items[:shift]]:
+            yield r, item

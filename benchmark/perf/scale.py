@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from baselines._base import LossMethod, MethodContext
-from benchmark.perf.figure import Figure
+from benchmark.method import LossMethod, MethodContext
+from benchmark.perf.figure import Figure, rotated_rounds
 from benchmark.registry import METHODS, load_builtin_components
 
 __all__ = [
@@ -74,7 +74,7 @@ def _stepper(name: str, n: int, batch: int, classes: int, dev: torch.device, rou
     def step() -> None:
         idx = batches[state["i"] % len(batches)]
         state["i"] += 1
-        method.loss(logits, targets, idx, 1).objective().backward()
+        torch.autograd.backward(method.loss(logits, targets, idx, 1).objective())
         method.after_step()
 
     return method, step
@@ -110,17 +110,15 @@ def run_scale_benchmark(
             bytes_per_sample[name] = state_bytes_per_sample(steppers[ns[-1]][0], ns[-1])
             samples: dict[int, list[float]] = {n: [] for n in ns}
             order = list(ns)
-            for r in range(rounds + 1):
-                shift = r % len(order)
-                for n in order[shift:] + order[:shift]:
-                    if dev.type == "cuda":
-                        torch.cuda.synchronize(dev)
-                    t0 = time.perf_counter()
-                    steppers[n][1]()
-                    if dev.type == "cuda":
-                        torch.cuda.synchronize(dev)
-                    if r > 0:
-                        samples[n].append(time.perf_counter() - t0)
+            for r, n in rotated_rounds(order, rounds + 1):
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                t0 = time.perf_counter()
+                steppers[n][1]()
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                if r > 0:
+                    samples[n].append(time.perf_counter() - t0)
             step_s[name] = {n: statistics.median(v) for n, v in samples.items()}
             del steppers
         used = torch.get_num_threads()

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 
 from benchmark.perf.ceiling import parallel_ceiling
-from benchmark.perf.figure import Figure, machine
+from benchmark.perf.figure import Figure, machine, rotated_rounds
 
 __all__ = ["REDUCED_STUDY", "main", "run_study_cli", "time_study", "tracking_figures", "workers_figures"]
 
@@ -119,14 +119,12 @@ def time_study(
         source: str | Path = study if isinstance(study, str) else root / "study.yaml"
         if not isinstance(study, str):
             Path(source).write_text(yaml.safe_dump(study, sort_keys=False))
-        for r in range(repeats):
-            shift = r % len(labels)
-            for label in labels[shift:] + labels[:shift]:
-                if label in before:
-                    out[label]["before"].append(before[label]())
-                wall, rss = run_study_cli(source, root / f"{label}-{r}", configs[label])
-                out[label]["wall_s"].append(wall)
-                out[label]["rss_mib"].append(rss)
+        for r, label in rotated_rounds(labels, repeats):
+            if label in before:
+                out[label]["before"].append(before[label]())
+            wall, rss = run_study_cli(source, root / f"{label}-{r}", configs[label])
+            out[label]["wall_s"].append(wall)
+            out[label]["rss_mib"].append(rss)
     return out
 
 

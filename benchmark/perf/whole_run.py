@@ -28,7 +28,7 @@ import torch
 from benchmark.data import PreparedData, prepare
 from benchmark.engine.device import keep_freed_memory
 from benchmark.engine.reference_loop import plain_loop
-from benchmark.perf.figure import Figure
+from benchmark.perf.figure import Figure, rotated_rounds
 from benchmark.runs import RunSpec
 from benchmark.training import train_run
 
@@ -77,12 +77,10 @@ def run_whole_run_benchmark(
     names = list(configs)
     try:
         configs["bare"]()  # warm-up: imports, allocator, first-call costs
-        for r in range(repeats):
-            shift = r % len(names)
-            for name in names[shift:] + names[:shift]:
-                t0 = time.perf_counter()
-                configs[name]()
-                samples[name].append(time.perf_counter() - t0)
+        for _, name in rotated_rounds(names, repeats):
+            t0 = time.perf_counter()
+            configs[name]()
+            samples[name].append(time.perf_counter() - t0)
         used = torch.get_num_threads()
     finally:
         torch.set_num_threads(previous)

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark.config import Cell
 from benchmark.health import tuning_failures
 from benchmark.runs import RunResult
+from benchmark.space import Choice
 from benchmark.study.plan import StudyPlan, study_name
 from benchmark.tuning import (
     ATTR,
@@ -141,8 +142,6 @@ def prepare_repeats(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 def holds(dist: Any, value: Any) -> bool:
     """True when ``value`` can be enqueued for ``dist`` (inside its range or choices)."""
-    from baselines._base import Choice
-
     if value is None:
         return False
     if isinstance(dist, Choice):
@@ -271,8 +270,8 @@ def result_row(
     used = json.dumps({**params, **resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method, "seed": spec.seed, "selection": cell.selection, "protocol": cell.protocol,
-        "metric": result.metric,
+        "method": cell.method_label, "seed": spec.seed, "selection": cell.selection,
+        "protocol": cell.protocol, "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,

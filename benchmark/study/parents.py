@@ -36,7 +36,7 @@ def cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.dataset": cell.dataset,
         "discrimbench.noise": cell.noise,
         "discrimbench.rate": f"{cell.rate:g}",
-        "discrimbench.method": cell.method,
+        "discrimbench.method": cell.method_label,
         "discrimbench.selection": cell.selection,
         "discrimbench.protocol": cell.protocol,
     }

@@ -24,6 +24,7 @@ from benchmark.study.parents import cell_tags, end_open_parents, open_parent, re
 from benchmark.study.plan import StudyPlan
 from benchmark.study.processes import helpers
 from benchmark.study.worker import work
+from benchmark.sweeps import execute as sweeps
 from benchmark.tracking import NullTracker, Tracker, make_tracker
 
 __all__ = ["run_study", "setup_storage"]
@@ -58,6 +59,7 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
         prepare_repeats(plan, storage, cell)
     for cell, key in parents:
         record_parent(tracker, tune_study(plan, storage, cell), key)
+    sweeps.setup_sweeps(plan, storage, tracker)
 
 
 def _run_study(
@@ -70,6 +72,7 @@ def _run_study(
         _work_showing_progress(plan, storage, tracker, progress)
     rows = collect_rows(plan, storage)
     results = outputs.write_results(plan, rows)
+    sweeps.write_sweeps_csv(plan, sweeps.sweep_rows(plan, storage))
     outputs.write_study_json(plan, storage, started)
     summary: dict[str, Any] = {"results": str(results), "rows": len(rows), "report": None}
     summary["unhealthy"] = outputs.unhealthy_cells(plan, rows)
@@ -86,6 +89,11 @@ def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, prog
     from tqdm import tqdm
 
     total = sum(c.budget + len(plan.study.config.seeds) for c in plan.cells)
+    total += sum(c.budget for c in plan.study.sweeps)
+
+    def done() -> int:
+        return count_progress(plan, storage) + sweeps.sweep_progress(plan, storage)
+
     bar = tqdm(
         total=total,
         desc=plan.study.name,
@@ -94,18 +102,19 @@ def _work_showing_progress(plan: StudyPlan, storage: Any, tracker: Tracker, prog
         disable=not progress,
         dynamic_ncols=True,
     )
-    bar.update(count_progress(plan, storage))
+    bar.update(done())
 
     def on_progress() -> None:
         if plan.workers == 1:
             bar.update(1)
         else:
-            bar.n = count_progress(plan, storage)
+            bar.n = done()
             bar.refresh()
 
     def on_cell(cell: Cell) -> None:  # a result, not an error: stdout (tox shows stderr in red)
-        bar.write(outputs.cell_line(plan, storage, cell), file=sys.stdout)
+        line = sweeps.sweep_line(storage, cell) if isinstance(cell, sweeps.SweepCell) else None
+        bar.write(line or outputs.cell_line(plan, storage, cell), file=sys.stdout)
 
     work(plan, on_progress, on_cell, tracker)
-    bar.n = count_progress(plan, storage)
+    bar.n = done()
     bar.close()

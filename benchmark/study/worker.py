@@ -37,6 +37,7 @@ from benchmark.study.ledger import (
 from benchmark.study.outputs import environment
 from benchmark.study.parents import finish_parent, parent_of
 from benchmark.study.plan import StudyPlan
+from benchmark.sweeps import execute as sweeps
 from benchmark.tracking import Tracker, make_tracker
 from benchmark.tuning import ATTR, claim_slot, owner_id, suggest
 
@@ -141,13 +142,26 @@ def work(
     storage = open_store(plan)
     tracker = tracker or make_tracker(plan.tracking_uri, plan.study.name, plan.out)
     worker = Worker(plan, storage, RunExecutor(plan, tracker, environment()), on_progress)
-    pending = list(plan.cells)
+    pending: list[Cell] = [*plan.cells, *plan.study.sweeps]  # sweeps last: a tuned base comes first
     idle = _IDLE_POLL_S[0]
     while pending:
         progressed = False
         for cell in list(pending):
             if _blocked(cell, pending):
                 continue  # its dataset's clean CE cell (the hardness source) is not done yet
+            if isinstance(cell, sweeps.SweepCell):
+                state = sweeps.sweep_state(plan, storage, cell)
+                if state == "run":
+                    sweeps.run_sweep(worker, cell)
+                elif state == "done":
+                    pending.remove(cell)
+                    sweeps.finish_sweep_parent(tracker, storage, cell)
+                    on_cell(cell)
+                else:  # busy elsewhere, or waiting for its tuned base
+                    sweeps.unstick_sweep(plan, storage, cell)
+                    continue
+                progressed = True
+                break
             state = cell_state(plan, storage, cell)
             if state == "tune":
                 worker.tune(cell)

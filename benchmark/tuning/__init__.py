@@ -29,7 +29,7 @@ import optuna
 
 from benchmark.tuning.budget import TrialCounts, budget_trials, claim_slot, count_trials, retried_numbers
 from benchmark.tuning.objective import has_queued_seed, suggest
-from benchmark.tuning.recovery import pid_alive, recover_dead_trials
+from benchmark.tuning.recovery import recover_dead_trials
 from benchmark.tuning.samplers import SlotSeededSampler, make_pruner, may_prune, prune_warmup
 from benchmark.tuning.storages import (
     RECONNECT_S,
@@ -57,7 +57,6 @@ __all__ = [
     "may_prune",
     "open_storage",
     "owner_id",
-    "pid_alive",
     "prune_warmup",
     "recover_dead_trials",
     "retried_numbers",

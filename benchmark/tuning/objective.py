@@ -7,7 +7,7 @@ from typing import Any
 
 import optuna
 
-from baselines._base import Choice, Distribution, FloatRange, IntRange
+from benchmark.space import Choice, Distribution, FloatRange, IntRange
 from benchmark.tuning.trial_attrs import ATTR
 
 __all__ = ["has_queued_seed", "suggest"]

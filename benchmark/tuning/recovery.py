@@ -13,7 +13,7 @@ from benchmark.host_process import pid_alive
 from benchmark.tuning.budget import retried_numbers
 from benchmark.tuning.trial_attrs import ATTR
 
-__all__ = ["pid_alive", "recover_dead_trials"]  # pid_alive: from benchmark.host_process
+__all__ = ["recover_dead_trials"]
 
 
 def recover_dead_trials(study: optuna.Study, *, ownerless_dead: bool = False) -> int:

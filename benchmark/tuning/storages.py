@@ -6,11 +6,12 @@ a retry with the same parameters), ``journal:///abs/path`` or a path ending in `
 file shared by the local ``--workers``).
 
 A PostgreSQL restart or a network blip pauses the workers instead of killing them, through SQLAlchemy's
-public engine options: ``pool_pre_ping`` replaces a pooled connection that the restart killed, and the
-engine's ``creator`` keeps trying to connect for up to :data:`RECONNECT_S` seconds. The heartbeat thread
-never raises a connection error (:class:`ReconnectingRDBStorage`): that would print a traceback and stop
-the heartbeat; a missed beat is harmless while the outage is shorter than the grace period. A statement
-that was running at the very moment the server went down fails, and the worker stops with one line
+public engine API: ``pool_pre_ping`` replaces a pooled connection that the restart killed, and a
+``do_connect`` listener on the storage's engine (``RDBStorage.engine``) keeps trying to connect, with the
+engine's own dialect and arguments, for up to :data:`RECONNECT_S` seconds. The heartbeat thread never
+raises a connection error (:class:`ReconnectingRDBStorage`): that would print a traceback and stop the
+heartbeat; a missed beat is harmless while the outage is shorter than the grace period. A statement that
+was running at the very moment the server went down fails, and the worker stops with one line
 (:func:`storage_failure`); its trial goes stale and another worker, or the re-run, retries it.
 """
 
@@ -45,7 +46,19 @@ def is_rdb_url(url: str) -> bool:
 
 
 class ReconnectingRDBStorage(RDBStorage):
-    """Optuna's RDB storage whose heartbeat thread outlives a database outage (see the module docstring)."""
+    """Optuna's RDB storage that rides out a database outage (see the module docstring).
+
+    Args:
+        patience_s: how long a lost connection is tried again before the call fails; 0 turns it off.
+        Everything else as :class:`optuna.storages.RDBStorage`.
+    """
+
+    def __init__(self, url: str, *args: Any, patience_s: float = RECONNECT_S, **kwargs: Any) -> None:
+        super().__init__(url, *args, **kwargs)  # its first connections are not retried: a wrong URL fails
+        if patience_s > 0:
+            import sqlalchemy
+
+            sqlalchemy.event.listen(self.engine, "do_connect", patient_connect(patience_s))
 
     def record_heartbeat(self, trial_id: int) -> None:
         try:
@@ -72,11 +85,10 @@ def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
             return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
         if is_rdb_url(url):
             retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
-            engine = {"pool_pre_ping": True, "creator": patient_connect(url, RECONNECT_S)}
             return _create_racing(
                 lambda: ReconnectingRDBStorage(
                     url,
-                    engine_kwargs=engine,
+                    engine_kwargs={"pool_pre_ping": True},
                     heartbeat_interval=heartbeat_interval,
                     grace_period=grace_period,
                     heartbeat_stale_trial_callback=retry,
@@ -92,27 +104,17 @@ def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
     )
 
 
-def patient_connect(url: str, patience_s: float, max_delay_s: float = 0.5) -> Callable[[], Any]:
-    """A SQLAlchemy ``creator`` for ``url`` that, once a first connection has succeeded, retries a refused
-    connection with back-off for up to ``patience_s`` seconds (the database restarting), then raises the
-    last error. The first connection is not retried: a wrong address fails at once."""
-    import sqlalchemy
+def patient_connect(patience_s: float, max_delay_s: float = 0.5) -> Callable[..., Any]:
+    """A SQLAlchemy ``do_connect`` listener that retries a refused connection with back-off for up to
+    ``patience_s`` seconds (the database restarting), then raises the last error."""
 
-    dialect = sqlalchemy.create_engine(url).dialect  # for its DBAPI only: opens no connection
-    cargs, cparams = dialect.create_connect_args(sqlalchemy.engine.make_url(url))
-    refused = dialect.loaded_dbapi.OperationalError
-    reached = False
-
-    def connect() -> Any:
-        nonlocal reached
+    def connect(dialect: Any, record: Any, cargs: Any, cparams: Any) -> Any:
         start, delay = time.monotonic(), 0.05
         while True:
             try:
-                connection = dialect.connect(*cargs, **cparams)
-                reached = True
-                return connection
-            except refused:
-                if not reached or time.monotonic() - start >= patience_s:
+                return dialect.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError:
+                if time.monotonic() - start >= patience_s:
                     raise
                 time.sleep(delay)
                 delay = min(2 * delay, max_delay_s)

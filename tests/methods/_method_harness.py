@@ -1,6 +1,6 @@
 """Tiny harness for the method tests: a context, fixed data and a minimal engine loop.
 
-The loop does exactly what the engine contract in ``baselines/_base.py`` says (outputs per model, loss,
+The loop does exactly what the engine contract in ``benchmark/method.py`` says (outputs per model, loss,
 one backward of ``objective()``, model optimiser steps, ``after_step``), so the methods are exercised the
 way the real engine uses them, without depending on the engine module.
 """
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import baselines  # noqa: F401  (registers the methods)
-from baselines._base import LossMethod, MethodContext, StepLoss
+from benchmark.method import LossMethod, MethodContext, StepLoss
 from benchmark.registry import METHODS
 
 N_TRAIN, N_FEATURES, N_CLASSES, BATCH = 12, 5, 3, 4

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from _method_harness import BATCH, N_CLASSES, N_TRAIN, build, make_ctx, tiny_data, tiny_models, train
 
-from baselines._base import LN_20, IntRange
-from baselines.discrimloss import DiscrimLoss, early_suppression, gamma, q_from_old
+from baselines.discrimloss import LN_20, DiscrimLoss, early_suppression, gamma, q_from_old
 from benchmark.errors import HyperparameterError
+from benchmark.space import IntRange
 
 EPOCHS = 5
 

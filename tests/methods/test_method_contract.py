@@ -10,9 +10,10 @@ import torch.nn.functional as F
 from _method_harness import BATCH, N_CLASSES, N_TRAIN, build, make_ctx, tiny_data, tiny_models, train
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from baselines._base import Choice, FloatRange, IntRange, LossMethod
 from benchmark.errors import HyperparameterError
+from benchmark.method import LossMethod
 from benchmark.registry import METHODS
+from benchmark.space import Choice, FloatRange, IntRange
 
 NAMES = METHODS.names()
 
@@ -187,7 +188,7 @@ def test_unknown_hyperparameter_is_one_clear_error(name: str) -> None:
 @pytest.mark.parametrize("n", [1, 7, 32, 128, 1000])
 def test_one_model_objective_is_the_batch_mean_bit_for_bit(n: int) -> None:
     """The one-model shortcut of ``StepLoss.objective`` gives the value of the general formula."""
-    from baselines._base import StepLoss
+    from benchmark.method import StepLoss
 
     gen = torch.Generator().manual_seed(n)
     for dtype in (torch.float32, torch.float64):

@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from baselines._base import MethodContext
 from baselines._sparse_sgd import sparse_sgd_rows
 from baselines.discrimloss import DiscrimLoss
+from benchmark.method import MethodContext
 
 N, FEATURES, CLASSES, BATCH, EPOCHS = 40, 6, 4, 8, 6
 MODEL_LR = 0.05

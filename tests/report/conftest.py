@@ -63,7 +63,7 @@ def make_results(study: str = "fixture") -> pd.DataFrame:
 @pytest.fixture
 def results_df(tmp_path: Path) -> pd.DataFrame:
     """The fixture as read by the report (failed row dropped, types coerced)."""
-    from benchmark.report_io import load_results
+    from benchmark.report.io import load_results
 
     return load_results(_write(tmp_path))
 

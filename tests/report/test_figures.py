@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgb
 
-from benchmark import figures, stats
-from benchmark.report_tables import cell_summary, rank_scores
+from benchmark import stats
+from benchmark.report import figures
+from benchmark.report.tables import cell_summary, rank_scores
 
 
 def _legend(fig) -> list[str]:  # type: ignore[no-untyped-def]

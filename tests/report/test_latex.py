@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.report import make_report
-from benchmark.report_render import LATEX_PACKAGES, LONG_ROWS, Cell, Table, to_latex
+from benchmark.report.render import LATEX_PACKAGES, LONG_ROWS, Cell, Table, to_latex
 
 pytestmark = pytest.mark.latex
 

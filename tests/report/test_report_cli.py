@@ -124,7 +124,7 @@ def test_browser_check_sees_broken_images_errors_and_requests(tmp_path: Path) ->
 
 
 def test_store_locations_from_study_json(tmp_path: Path) -> None:
-    from benchmark.report_io import mlflow_uri, optuna_storage_url
+    from benchmark.report.io import mlflow_uri, optuna_storage_url
 
     default = {"storage": {"optuna": "postgresql://u:***@db/x", "mlflow": "default"}}
     assert mlflow_uri(tmp_path, default) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"

@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 from benchmark.report import make_report
-from benchmark.report_sources import load_histories, load_tuning
+from benchmark.report.sources import load_histories, load_tuning
 
 
 def _mlflow_store(study_dir: Path) -> str:

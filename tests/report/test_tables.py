@@ -9,9 +9,9 @@ import pytest
 from scipy import stats as sps
 
 from benchmark import stats
-from benchmark.report_reference import compare_references, load_references, reference_tables
-from benchmark.report_render import to_html, to_latex, to_markdown
-from benchmark.report_tables import (
+from benchmark.report.reference import compare_references, load_references, reference_tables
+from benchmark.report.render import to_html, to_latex, to_markdown
+from benchmark.report.tables import (
     cell_summary,
     headline_table,
     paired_comparisons,

@@ -17,7 +17,7 @@ import yaml
 
 from benchmark.config import load_study
 from benchmark.data._adapter import DATA_ENV
-from benchmark.report_reference import compare_references
+from benchmark.report.reference import compare_references
 from tests.data.fixtures import write_cifar10
 
 OFFICIAL_KEYS = ("clamp_min", "lr_inst_param", "a", "p", "q", "wd_inst_param")

@@ -7,12 +7,12 @@ Built only from results.csv (its health columns), so any report of a study folde
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
 from benchmark.health import cell_health, warning_text
-from benchmark.report_render import Cell, Table
+from benchmark.report.render import Cell, Table
 
 __all__ = ["budget_health", "health_banner", "health_table", "unhealthy_cells"]
 
@@ -24,14 +24,20 @@ def _cells(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     keys = [k for k in _KEYS if k in df.columns]
     out = []
     for values, sub in df.groupby(keys, sort=True, dropna=False):
-        parts = dict(zip(keys, values if isinstance(values, tuple) else (values,), strict=True))
+        named = values if isinstance(values, tuple) else (values,)
+        parts: dict[str, Any] = dict(zip(keys, named, strict=True))
         name = f"{parts['dataset']}/{parts['noise']}/{float(parts['rate']):g}/{parts['method']}"
         out.append((name, sub))
     return out
 
 
+def _records(sub: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``sub`` as results.csv rows (column name → value)."""
+    return cast(list[dict[str, Any]], sub.to_dict("records"))
+
+
 def _has_health(df: pd.DataFrame) -> bool:
-    return "health" in df.columns and df["health"].dropna().astype(str).str.len().gt(0).any()
+    return "health" in df.columns and bool(df["health"].dropna().astype(str).str.len().gt(0).any())
 
 
 def unhealthy_cells(df: pd.DataFrame) -> dict[str, list[str]]:
@@ -40,7 +46,7 @@ def unhealthy_cells(df: pd.DataFrame) -> dict[str, list[str]]:
         return {}
     out = {}
     for name, sub in _cells(df):
-        healthy, failures = cell_health(sub.to_dict("records"))
+        healthy, failures = cell_health(_records(sub))
         if not healthy:
             out[name] = failures
     return out
@@ -94,7 +100,7 @@ def health_table(df: pd.DataFrame) -> Table | None:
               "weights collapsed", "weight AUROC", "health"]  # fmt: skip
     rows = []
     for name, sub in _cells(df):
-        healthy, failures = cell_health(sub.to_dict("records"))
+        healthy, failures = cell_health(_records(sub))
         n = len(sub)
         rows.append([
             Cell(name), Cell(_first(sub, "trials_completed")), Cell(_first(sub, "trials_pruned")),

@@ -8,12 +8,14 @@ five built-in methods pinned to fixed colours so figures of different studies ag
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -47,11 +49,12 @@ def method_colors(methods: Sequence[str]) -> dict[str, tuple[float, float, float
     return {m: tuple(palette[order.index(m) % len(palette)]) for m in methods}  # type: ignore[misc]
 
 
-def ordered(methods: Sequence[str]) -> list[str]:
+def ordered(methods: Iterable[str]) -> list[str]:
     """Methods in the built-in order (CE first, DiscrimLoss last), then others sorted: legends and panels
     read the same way in every figure and in the headline table."""
-    known = [m for m in KNOWN_METHODS if m in set(methods)]
-    return known + sorted(m for m in set(methods) if m not in KNOWN_METHODS)
+    present = set(methods)
+    known = [m for m in KNOWN_METHODS if m in present]
+    return known + sorted(m for m in present if m not in KNOWN_METHODS)
 
 
 def save(fig: Figure, folder: Path, name: str) -> list[Path]:
@@ -63,9 +66,9 @@ def save(fig: Figure, folder: Path, name: str) -> list[Path]:
     return paths
 
 
-def _legend(fig: Figure, axes: Sequence, title: str = "method") -> None:
+def _legend(fig: Figure, axes: Sequence[Any], title: str = "method") -> None:
     """One legend for the whole figure, outside the panels (a legend inside a panel hides curves)."""
-    seen: dict[str, object] = {}
+    seen: dict[str, Artist] = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(label, handle)
@@ -73,7 +76,7 @@ def _legend(fig: Figure, axes: Sequence, title: str = "method") -> None:
         fig.legend(list(seen.values()), list(seen), title=title, loc="outside right upper", fontsize="small")
 
 
-def _grid(n: int, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list]:
+def _grid(n: int, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list[Any]]:
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
     fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
@@ -89,7 +92,7 @@ def metric_vs_rate(
     """Test metric against noise rate, one panel per (dataset, noise), one line per method, CI bands.
 
     Args:
-        summary: :func:`benchmark.report_tables.cell_summary` output.
+        summary: :func:`benchmark.report.tables.cell_summary` output.
         column: which test column (``test_last``, ``test_best_val``, ``test_oracle``).
         label: how the column is named on the y axis.
     """
@@ -248,8 +251,8 @@ def group_curves(histories: pd.DataFrame, series: Mapping[str, tuple[str, str, s
             values = sub[key].dropna().to_numpy(float)
             if values.size:
                 rows.append(
-                    {"method": method, "key": key, "epoch": int(epoch), "mean": float(values.mean()),
-                     "low": float(values.min()), "high": float(values.max())}
+                    {"method": method, "key": key, "epoch": int(cast(Any, epoch)),
+                     "mean": float(values.mean()), "low": float(values.min()), "high": float(values.max())}
                 )  # fmt: skip
     return pd.DataFrame(rows, columns=["method", "key", "epoch", "mean", "low", "high"])
 

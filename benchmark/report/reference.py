@@ -1,8 +1,9 @@
 """Reproduced versus reported: join a study's cells with published numbers where the protocols match.
 
-A reference row (``results/reference/*.csv``) is comparable with a reproduced cell only when dataset,
-noise, rate, method, metric, model, epochs and variant agree and its selection rule maps onto one of our
-test columns (best-test-epoch → ORACLE column, last-epoch → last-epoch column, best-val → best-val column).
+A reference row (``benchmark/report/references/*.csv``, package data) is comparable with a reproduced cell
+only when dataset, noise, rate, method, metric, model, epochs and variant agree and its selection rule maps
+onto one of our test columns (best-test-epoch → ORACLE column, last-epoch → last-epoch column, best-val →
+best-val column).
 Every other row about a dataset of the study is listed as "not comparable" with the columns that differ.
 """
 
@@ -10,26 +11,26 @@ from __future__ import annotations
 
 import difflib
 import math
-from pathlib import Path
-from typing import Any
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any, cast
 
 import pandas as pd
 
 from benchmark.errors import DataCorruptError, StudyConfigError
-from benchmark.report_io import base_method, is_nan
-from benchmark.report_render import Cell, Table
+from benchmark.report.io import base_method, is_nan
+from benchmark.report.render import Cell, Table
 
 __all__ = [
     "REFERENCE_COLUMNS",
-    "REFERENCE_DIR",
     "SELECTION_COLUMNS",
     "compare_references",
     "load_references",
+    "reference_folder",
     "reference_tables",
     "reproduced_model",
 ]
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "results" / "reference"
 REFERENCE_COLUMNS = (
     "dataset", "noise", "rate", "method", "metric", "mean", "std", "n_seeds", "model", "epochs",
     "selection_rule", "paper", "table",
@@ -37,14 +38,26 @@ REFERENCE_COLUMNS = (
 SELECTION_COLUMNS = {"best-test-epoch": "test_oracle", "last-epoch": "test_last", "best-val": "test_best_val"}
 
 
-def load_references(names: list[str] | None = None, folder: Path = REFERENCE_DIR) -> pd.DataFrame:
-    """Reference rows of the named files (file stems; None: all), with a ``source`` column (the stem).
+def reference_folder() -> Traversable:
+    """The published numbers shipped with the package (``benchmark/report/references``), found through
+    :mod:`importlib.resources` so that an installed wheel has them too."""
+    return files("benchmark.report") / "references"
+
+
+def load_references(names: list[str] | None = None, folder: Traversable | None = None) -> pd.DataFrame:
+    """Reference rows of the named files (file stems; None: all), with a ``source`` column (the stem);
+    ``folder`` defaults to :func:`reference_folder`.
 
     Raises:
         StudyConfigError: an unknown reference name (close matches and the available names are listed).
         DataCorruptError: a reference file lacks a required column.
     """
-    available = sorted(p.stem for p in folder.glob("*.csv")) if folder.is_dir() else []
+    folder = reference_folder() if folder is None else folder
+    available = (
+        sorted(p.name[: -len(".csv")] for p in folder.iterdir() if p.name.endswith(".csv"))
+        if folder.is_dir()
+        else []
+    )
     chosen = available if names is None else names
     frames = []
     for name in chosen:
@@ -55,7 +68,8 @@ def load_references(names: list[str] | None = None, folder: Path = REFERENCE_DIR
                 f"--reference {name!r} is not a reference file in {folder}.{hint} "
                 f"Available: {', '.join(available)}"
             )
-        df = pd.read_csv(folder / f"{name}.csv")
+        with (folder / f"{name}.csv").open("rb") as handle:
+            df = pd.read_csv(handle)
         missing = [c for c in REFERENCE_COLUMNS if c not in df.columns]
         if missing:
             raise DataCorruptError(f"reference file {folder / name}.csv lacks column(s) {', '.join(missing)}")
@@ -88,7 +102,7 @@ def reproduced_model(dataset: str, study: dict[str, Any], df: pd.DataFrame) -> s
         from benchmark.data._adapter import get_adapter
 
         kind = training.get("recipe_kind", "fast") if isinstance(training, dict) else "fast"
-        return str(get_adapter(dataset).recipe(kind).model)
+        return str(get_adapter(dataset).recipe(cast(Any, kind)).model)
     except Exception:  # no adapter for this dataset, or it cannot say: the join reports "model unknown"
         return "unknown"
 
@@ -108,7 +122,7 @@ def compare_references(
     """Split reference rows into (comparable joins, not-comparable rows with reasons, rows skipped).
 
     Args:
-        summary: :func:`benchmark.report_tables.cell_summary` output.
+        summary: :func:`benchmark.report.tables.cell_summary` output.
         refs: :func:`load_references` output.
         models / epochs: the reproduced model and epochs per dataset.
 
@@ -116,7 +130,9 @@ def compare_references(
         The joined comparable rows, the not-comparable rows of the study's datasets with a ``reason``,
         and the number of reference rows about datasets the study does not contain.
     """
-    joined, rejected, skipped = [], [], 0
+    joined: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    skipped = 0
     datasets = set(summary["dataset"]) if not summary.empty else set()
     methods = summary["method"].map(base_method) if not summary.empty else None
     for _, ref in refs.iterrows():
@@ -202,7 +218,8 @@ def reference_tables(
     header = ["source", "dataset", "noise", "rate", "method", "our column", "reported", "reproduced [95% CI]"]
     header += ["diff", "reported in CI"]
     notes = [
-        "diff = reproduced − reported. Reference numbers with their sources: results/reference/README.md."
+        "diff = reproduced − reported. Reference numbers with their sources: "
+        "benchmark/report/references/README.md."
     ]
     comparable = Table("Reproduced versus reported", protocol, header, rows, notes, key="reference")
     bad_rows = [

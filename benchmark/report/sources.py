@@ -87,7 +87,8 @@ def load_histories(uri: str, study_name: str) -> Histories:
         found = client.search_runs(
             [experiment.experiment_id], filter_string="tags.`discrimbench.role` = 'repeat'", max_results=50000
         )
-        rows, runs = [], []
+        rows: list[dict[str, Any]] = []
+        runs: list[dict[str, Any]] = []
         for run in found:
             tags = run.data.tags
             info = {

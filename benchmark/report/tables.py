@@ -1,6 +1,6 @@
 """Tables of a study: per-cell summaries, paired comparisons and ranks across cells.
 
-Input is the DataFrame of :func:`benchmark.report_io.load_results` (one row per repeat run). A *group*
+Input is the DataFrame of :func:`benchmark.report.io.load_results` (one row per repeat run). A *group*
 is (dataset, noise, rate): the methods of one group were trained on identical noisy labels for the same
 seed, so they are compared pairwise on matched seeds (pairs whose ``noisy_labels_sha256`` differ are
 dropped and counted, as they were not trained on the same labels).
@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from benchmark import stats
-from benchmark.figures import ordered
-from benchmark.report_io import METRIC_COLUMNS, is_nan
-from benchmark.report_render import Cell, Table
+from benchmark.report.figures import ordered
+from benchmark.report.io import METRIC_COLUMNS, is_nan
+from benchmark.report.render import Cell, Table
 
 __all__ = [
     "COLUMN_LABELS",
@@ -41,6 +42,11 @@ COLUMN_LABELS = {
 DAGGER_NOTE = (
     "† too few seeds: the paired Wilcoxon test cannot reach p < 0.05 with this many pairs (cannot reject)."
 )
+
+
+def _floats(values: np.ndarray[Any, Any]) -> Sequence[float]:
+    """A float array where :mod:`benchmark.stats` takes a sequence of floats (it reads arrays alike)."""
+    return cast(Sequence[float], values)
 
 
 def protocol_text(df: pd.DataFrame) -> str:
@@ -92,7 +98,7 @@ def cell_summary(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 9999) ->
         row["realised_rate"] = float(sub["realised_rate"].mean()) if "realised_rate" in sub else math.nan
         for col in METRIC_COLUMNS:
             vals = sub[col].dropna().to_numpy(float)
-            ci = stats.bootstrap_ci(vals, seed=seed, n_resamples=n_resamples)
+            ci = stats.bootstrap_ci(_floats(vals), seed=seed, n_resamples=n_resamples)
             row[f"{col}_mean"] = float(vals.mean()) if vals.size else math.nan
             row[f"{col}_std"] = float(vals.std(ddof=1)) if vals.size > 1 else math.nan
             row[f"{col}_n"] = int(vals.size)
@@ -103,9 +109,9 @@ def cell_summary(df: pd.DataFrame, *, seed: int = 0, n_resamples: int = 9999) ->
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
-    runs = dict(iter(df.groupby(GROUP, sort=False)))
-    for key, idx in summary.groupby(GROUP, sort=False).groups.items():
-        group_df = runs[key]
+    runs: dict[Any, pd.DataFrame] = dict(iter(df.groupby(GROUP, sort=False)))
+    for group_key, idx in summary.groupby(GROUP, sort=False).groups.items():
+        group_df = runs[group_key]
         for col in METRIC_COLUMNS:
             _mark_group(summary, list(idx), group_df, col)
     return summary
@@ -116,18 +122,18 @@ def _mark_group(summary: pd.DataFrame, idx: list[int], group_df: pd.DataFrame, c
     if means.isna().all():
         return
     hib = bool(summary.loc[idx[0], "higher_is_better"])
-    best_i = int(means.idxmax() if hib else means.idxmin())
+    best_i = int(cast(Any, means.idxmax() if hib else means.idxmin()))
     best_method = str(summary.loc[best_i, "method"])
     summary.loc[best_i, f"{col}_mark"] = "best"
     others = [i for i in idx if i != best_i and not is_nan(summary.loc[i, f"{col}_mean"])]
     tests = []
     for i in others:
         a, b, _ = _paired_values(group_df, str(summary.loc[i, "method"]), best_method, col)
-        tests.append(stats.paired_test(a, b, higher_is_better=hib))
+        tests.append(stats.paired_test(_floats(a), _floats(b), higher_is_better=hib))
     adjusted = stats.holm([t.p for t in tests])
     for i, test, p in zip(others, tests, adjusted, strict=True):
         summary.loc[i, f"{col}_p_holm"] = p
-        if summary.loc[i, f"{col}_mean"] == summary.loc[best_i, f"{col}_mean"]:
+        if cast(float, summary.loc[i, f"{col}_mean"]) == cast(float, summary.loc[best_i, f"{col}_mean"]):
             summary.loc[i, f"{col}_mark"] = "best"  # an exact tie shares the bold
         elif is_nan(p) or p >= stats.ALPHA:
             summary.loc[i, f"{col}_mark"] = "≈" if test.can_reject else "≈†"
@@ -225,7 +231,7 @@ def paired_comparisons(
                 if method == base:
                     continue
                 a, b, dropped = _paired_values(group, method, base, column)
-                t = stats.paired_test(a, b, higher_is_better=hib)
+                t = stats.paired_test(_floats(a), _floats(b), higher_is_better=hib)
                 note = t.note + (f"; {dropped} pair(s) on different noisy labels dropped" if dropped else "")
                 rows.append(
                     {
@@ -243,7 +249,7 @@ def paired_comparisons(
                 )
     pairs = pd.DataFrame(rows)
     if not pairs.empty:
-        pairs["p_holm"] = stats.holm(pairs["p"].to_numpy(float))
+        pairs["p_holm"] = stats.holm(_floats(pairs["p"].to_numpy(float)))
     return pairs
 
 

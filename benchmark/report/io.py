@@ -63,7 +63,7 @@ def resolve_study_dir(target: Path) -> Path:
                 "give the study folder instead"
             ) from exc
         study = load_study(str(target))
-        return Path(getattr(study, "out", None) or study.output)
+        return Path(study.out)
     raise StudyConfigError(f"expected a study folder or a .yaml study file, got {target}")
 
 

@@ -1,0 +1,199 @@
+"""What goes into each section of a report: tables and statistics from ``results.csv``, figures from
+it, from the MLflow curves and from the Optuna trials, and a note for every part that had to be skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+import benchmark.report.figures as figures
+from benchmark.report.document import Report, ReportFigure
+from benchmark.report.health import budget_health
+from benchmark.report.reference import compare_references, reference_tables, reproduced_model
+from benchmark.report.sources import Histories, TuningCell, load_tuning
+from benchmark.report.tables import (
+    cell_summary,
+    headline_table,
+    paired_comparisons,
+    paired_table,
+    protocol_text,
+    rank_table,
+    summary_table,
+)
+
+__all__ = ["add_curve_figures", "add_health", "add_result_figures", "add_tables", "add_tuning_figures"]
+
+
+def _trust_weighted(method: str) -> bool:
+    """Whether ``method``'s per-sample weights are a real-valued trust, the kind the weight-distribution
+    figure compares (asked of the method: ``LossMethod.weight_kind``)."""
+    from benchmark.registry import method_weight_kind  # the methods (torch): only once curves are drawn
+
+    return method_weight_kind(method) == "continuous"
+
+
+def add_health(report: Report, df: pd.DataFrame, study: dict[str, Any], out: Path) -> None:
+    """The budget-health section (issue 13): its tables go in ``report.sections["health"]``, right after
+    the headline. Empty sections are left out of every format."""
+    report.banner, health = budget_health(df)
+    if health is not None:
+        report.sections["health"].tables.append(health)
+    else:
+        report.notes.append("Budget health: results.csv has no health columns (an older study).")
+
+
+def add_tables(
+    report: Report, df: pd.DataFrame, study: dict[str, Any], refs: pd.DataFrame, out: Path
+) -> None:
+    summary = cell_summary(df)
+    summary.to_csv(out / "summary.csv", index=False)
+    report.sections["headline"].tables.append(headline_table(summary, df))
+    report.sections["details"].tables.append(summary_table(summary, df))
+    pairs = paired_comparisons(df)
+    if pairs.empty:
+        report.notes.append(
+            "Paired comparisons skipped: no cell has CE or DiscrimLoss next to another method."
+        )
+    else:
+        pairs.to_csv(out / "paired.csv", index=False)
+        report.sections["details"].tables.append(paired_table(pairs, df))
+    analysis, ranks = rank_table(df)
+    report.sections["ranks"].tables.append(ranks)
+    report.analysis, report.summary = analysis, summary
+    datasets = sorted(df["dataset"].unique())
+    models = {d: reproduced_model(d, study, df) for d in datasets}
+    epochs = {
+        d: float(df.loc[df["dataset"] == d, "epochs"].max()) if "epochs" in df else float("nan")
+        for d in datasets
+    }
+    joined, rejected, skipped = compare_references(summary, refs, models, epochs)
+    report.sections["reference"].tables.extend(reference_tables(joined, rejected, skipped, protocol_text(df)))
+
+
+def _keep(report: Report, section: str, fig: Figure, fig_dir: Path, name: str, caption: str) -> None:
+    png, _pdf = figures.save(fig, fig_dir, name)
+    report.sections[section].figures.append(ReportFigure(name, caption, png))
+
+
+def add_result_figures(report: Report, df: pd.DataFrame, fig_dir: Path) -> None:
+    summary = report.summary
+    for section, col, label in (
+        ("headline", "test_best_val", "best-val epoch"),
+        ("details", "test_last", "last epoch"),
+    ):
+        fig = figures.metric_vs_rate(summary, col, label)
+        _keep(
+            report,
+            section,
+            fig,
+            fig_dir,
+            f"metric_vs_rate_{col}",
+            f"Test metric ({label}) against noise rate, 95% CI bands.",
+        )
+    analysis = report.analysis
+    if analysis is not None and len(analysis.ranks) >= 2 and analysis.scores.shape[0] >= 1:
+        fig = figures.cd_diagram(analysis.ranks, analysis.pairwise_p)
+        _keep(
+            report,
+            "ranks",
+            fig,
+            fig_dir,
+            "cd_diagram",
+            "Critical-difference diagram (Wilcoxon-Holm over cells).",
+        )
+    else:
+        report.notes.append("Critical-difference diagram skipped: needs ≥ 2 methods on ≥ 1 complete cell.")
+
+
+def add_curve_figures(report: Report, hist: Histories, fig_dir: Path) -> None:
+    if hist.note:
+        report.notes.append(f"Curve figures: {hist.note}.")
+    if hist.curves.empty:
+        return
+    for (dataset, noise, rate), sub in hist.curves.groupby(["dataset", "noise", "rate"], sort=True):
+        tag = f"{dataset}_{noise}_{rate:g}"
+        where = f"{dataset} / {noise} / rate {rate:g}"
+        if _has(sub, figures.MEMO_SERIES):
+            fig = figures.memorisation_curves(sub, title=f"Memorisation, {where}")
+            caption = (
+                f"Memorisation, {where}: training accuracy of the corrupted samples on their true and on "
+                "their noisy labels, and of the clean samples (mean over seeds, band: range)."
+            )
+            _keep(report, "curves", fig, fig_dir, f"memorisation_{tag}", caption)
+        if _has(sub, {"diag/weight_corrupted_mean": None}):  # rate 0 has no corrupted sample to compare
+            fig = figures.weight_evolution(sub, title=f"Per-sample weights over epochs, {where}")
+            caption = f"Mean per-sample weight of clean and corrupted samples over epochs, {where}."
+            _keep(report, "curves", fig, fig_dir, f"weight_evolution_{tag}", caption)
+        diag = [k for k in ("diag/auroc_noisy_clean", "diag/auroc_noisy_hard") if k in sub]
+        if diag and sub[diag].notna().any().any():
+            fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}")
+            _keep(report, "curves", fig, fig_dir, f"auroc_{tag}", f"Diagnostic AUROCs over epochs, {where}.")
+    weighted = {str(m) for m in hist.runs["method"].unique() if _trust_weighted(str(m))}
+    runs = hist.runs[hist.runs["method"].isin(weighted)]
+    for (dataset, noise), sub in runs.groupby(["dataset", "noise"], sort=True):
+        rate = float(sub["rate"].max())  # the hardest rate shows the separation best
+        chosen = sub[sub["rate"] == rate].sort_values("seed").groupby("method").head(1)
+        samples = {}
+        for _, run in chosen.iterrows():
+            got = hist.sample_weights(str(run["run_id"]))
+            if got is not None:
+                samples[str(run["method"])] = got
+        if samples:
+            where = f"{dataset} / {noise} / rate {rate:g}, seed {int(chosen['seed'].min())}"
+            fig = figures.weight_distributions(samples, title=f"Per-sample weights, {where}")
+            _keep(
+                report,
+                "curves",
+                fig,
+                fig_dir,
+                f"weights_{dataset}_{noise}_{rate:g}",
+                f"Per-sample weights, {where}.",
+            )
+        else:
+            report.notes.append(
+                f"Weight distributions for {dataset}/{noise}: no sample_weights.npz artifacts."
+            )
+
+
+def _has(curves: pd.DataFrame, keys: Mapping[str, object]) -> bool:
+    return any(k in curves and curves[k].notna().any() for k in keys)
+
+
+def add_tuning_figures(report: Report, storage: str, name: str, fig_dir: Path) -> None:
+    cells, note = load_tuning(storage, name)
+    if note:
+        report.notes.append(f"Tuning figures: {note}.")
+    groups: dict[str, list[TuningCell]] = {}
+    for cell in cells:
+        groups.setdefault(cell.cell.rsplit("/", 1)[0], []).append(cell)
+    for group, members in sorted(groups.items()):
+        tag = group.replace("/", "_")
+        values = {c.method: c.values for c in members if c.values}
+        if values:
+            fig = figures.tuning_curves(
+                values, higher_is_better=members[0].higher_is_better, title=f"Tuning, {group}"
+            )
+            _keep(
+                report,
+                "tuning",
+                fig,
+                fig_dir,
+                f"tuning_{tag}",
+                f"Expected best validation value against trials, {group}.",
+            )
+        imps = {c.method: c.importances for c in members if c.importances}
+        report.notes.extend(f"{c.cell}: {c.note}." for c in members if c.note)
+        if imps:
+            fig = figures.param_importances(imps, title=f"Hyperparameter importances, {group}")
+            _keep(
+                report,
+                "tuning",
+                fig,
+                fig_dir,
+                f"importances_{tag}",
+                f"Hyperparameter importances (fANOVA), {group}.",
+            )
