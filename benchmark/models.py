@@ -117,7 +117,8 @@ class SmallCNN(nn.Module):
         self.head = nn.Linear(4 * w, num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))
+        out_: torch.Tensor = self.head(self.features(x).flatten(1))
+        return out_
 
 
 @MODELS.register("small-cnn", summary="3-block CNN with global pooling for small images (8×8 to 32×32)")
@@ -147,7 +148,8 @@ class CNN1D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.unsqueeze(1)
-        return self.head(self.features(x).flatten(1))
+        out_: torch.Tensor = self.head(self.features(x).flatten(1))
+        return out_
 
 
 @MODELS.register("cnn1d", summary="1-D CNN for MNIST-1D sequences (1×40)")
@@ -181,7 +183,8 @@ class LeNet(nn.Module):
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         x = F.relu(self.fc1(x.flatten(1)))
         x = F.relu(self.fc2(x))
-        return self.fc3(x)
+        out_: torch.Tensor = self.fc3(x)
+        return out_
 
 
 @MODELS.register("lenet", summary="LeNet-5 variant of the DiscrimLoss MNIST recipe (28×28)")
@@ -210,7 +213,8 @@ class _WideBasic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(F.relu(self.bn1(x)))
         out = self.conv2(F.relu(self.bn2(out)))
-        return out + self.shortcut(x)
+        out_: torch.Tensor = out + self.shortcut(x)
+        return out_
 
 
 class WideResNet(nn.Module):
@@ -239,7 +243,8 @@ class WideResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn(self.blocks(self.conv1(x))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
-        return self.linear(out)
+        out_: torch.Tensor = self.linear(out)
+        return out_
 
 
 @MODELS.register("wrn-28-10", summary="WideResNet-28-10 of the DiscrimLoss CIFAR recipe (depth/widen kwargs)")
@@ -287,7 +292,9 @@ def _torchvision_resnet(
             net.load_state_dict(state)
     if input_shape[0] != 3:  # grey-scale or other channel counts: a fresh stem
         net.conv1 = nn.Conv2d(input_shape[0], 64, 7, stride=2, padding=3, bias=False)
-    net.fc = nn.Linear(net.fc.in_features, num_outputs)  # new head, random init (the reference's fc_new)
+    old_head = net.fc
+    assert isinstance(old_head, nn.Linear)
+    net.fc = nn.Linear(old_head.in_features, num_outputs)  # new head, random init (the reference's fc_new)
     return net
 
 

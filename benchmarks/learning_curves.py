@@ -379,8 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         blocks = table_blocks(read_log(Path(args.from_log)))
     else:
         t0 = time.time()
-        log = Path(args.log) if args.log else None
-        cells = run_cells(table_cells(args.datasets, args.rates, args.seeds), args.jobs, log)
+        cells_log = Path(args.log) if args.log else None
+        cells = run_cells(table_cells(args.datasets, args.rates, args.seeds), args.jobs, cells_log)
         blocks = table_blocks(cells, time.time() - t0, args.jobs)
     for text in blocks.values():
         print(text, flush=True)
