@@ -47,7 +47,7 @@ def sensitivity_curves(
             ax.plot(x, g["mean"], "o-", color="C0", label="selection split (mean, 95 % t CI)")
             ax.plot(x, g["oracle"], "s--", color="C1", ms=3, lw=1, label="test-set choice (oracle)")
             base = g["base0"].iloc[0]
-            if numeric and isinstance(base, int | float) and not isinstance(base, bool):
+            if numeric and isinstance(base, int | float) and not isinstance(base, bool) and np.isfinite(base):
                 ax.axvline(float(base), color="0.3", lw=1, label="base value")
             dataset, noise, method = g["dataset"].iloc[0], g["noise"].iloc[0], g["method"].iloc[0]
             best = tuned.get((f"{dataset}/{noise}/{rate:g}/{method}", "searched"), {}).get(param)
@@ -65,6 +65,8 @@ def sensitivity_curves(
                 ax.axhline(ce, color="0.5", ls=":", lw=1, label="CE (mean)")
             if numeric and is_log_spaced(x.tolist()):
                 ax.set_xscale("log")
+                ax.minorticks_off()
+                ax.set_xticks(x, [f"{v:.3g}" for v in x])
             if not numeric:
                 ax.set_xticks(x, [str(v) for v in g["x0"]])
             ax.set_xlabel(param)

@@ -249,6 +249,7 @@ def _robustness_table(points: pd.DataFrame) -> Any:
         scale: Scale = "log" if is_log_spaced(g["x0"].astype(float).tolist()) else "linear"
         r = robustness(g["x0"].tolist(), means.tolist(), bound, scale=scale, higher_is_better=hib)
         base = g["base0"].iloc[0]
+        base = None if base is None or (isinstance(base, float) and math.isnan(base)) else base
         unit = " dec" if scale == "log" else ""
         rows.append([
             method, param, f"{dataset}/{noise}/{rate:g}", r.points, _fmt(r.best_value), f"{r.best_mean:.2f}",
