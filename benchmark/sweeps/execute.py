@@ -139,11 +139,11 @@ def _base(plan: StudyPlan, storage: Any, cell: SweepCell) -> dict[str, Any] | No
     study = sweep_study(storage, cell)
     if _BASE in study.user_attrs:
         return dict(json.loads(study.user_attrs[_BASE]))
-    from benchmark.study import _tune_study, best_params
+    from benchmark.study.ledger import best_params, tune_study
     from benchmark.tuning import count_trials
 
     tuned = _tuned_cell(plan, cell)
-    tune = _tune_study(plan, storage, tuned)
+    tune = tune_study(plan, storage, tuned)
     if not count_trials(tune.get_trials(deepcopy=False)).finished(tuned.budget, tuned.extra_cap):
         return None
     params, _ = best_params(tune, tuned)
