@@ -169,7 +169,7 @@ def _floats(importances: Mapping[str, Any]) -> dict[str, float]:
 
 @dataclass
 class SensitivityPart:
-    """What the report shows for the sweeps: tables (``benchmark.report_render.Table``), figures (name,
+    """What the report shows for the sweeps: tables (``benchmark.report.render.Table``), figures (name,
     caption, png path) and notes."""
 
     tables: list[Any] = field(default_factory=list)
@@ -179,7 +179,7 @@ class SensitivityPart:
 
 def sensitivity_part(study_dir: Path, fig_dir: Path) -> SensitivityPart | None:
     """The sensitivity tables, figures and notes of a study (None: the study has no sweeps)."""
-    from benchmark import figures
+    import benchmark.report.figures as figures
     from benchmark.sweeps import figures as sweep_figures
 
     df = load_sweeps(study_dir)
@@ -232,7 +232,7 @@ def _save(part: SensitivityPart, figures: Any, fig: Figure, fig_dir: Path, name:
 
 
 def _robustness_table(points: pd.DataFrame) -> Any:
-    from benchmark.report_render import Cell, Table
+    from benchmark.report.render import Cell, Table
 
     rows: list[list[Any]] = []
     for (method, param, dataset, noise, rate), g in points.groupby(
