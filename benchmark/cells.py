@@ -39,6 +39,11 @@ class Cell:
     label: str = ""  # the study's name for the method entry ("" or the method's name: no label of its own)
 
     @property
+    def extra_tags(self) -> dict[str, str]:
+        """Tags a kind of cell adds to its parent run and every run of it (none for a tuned cell)."""
+        return {}
+
+    @property
     def method_label(self) -> str:
         """What results and the report show for the method: the entry's label, else the method's name."""
         return self.label or self.method

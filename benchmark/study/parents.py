@@ -39,6 +39,7 @@ def cell_tags(cell: Cell) -> dict[str, str]:
         "discrimbench.method": cell.method_label,
         "discrimbench.selection": cell.selection,
         "discrimbench.protocol": cell.protocol,
+        **cell.extra_tags,
     }
 
 

@@ -88,10 +88,7 @@ def sweep_study(storage: Any, cell: SweepCell) -> optuna.Study:
 
 
 def _tags(cell: SweepCell) -> dict[str, str]:
-    return {
-        **cell_tags(cell), "discrimbench.sweep": cell.sweep, "discrimbench.swept": ",".join(cell.params),
-        "discrimbench.base": cell.base,
-    }  # fmt: skip
+    return cell_tags(cell)  # the sweep's own tags come with SweepCell.extra_tags
 
 
 def setup_sweeps(plan: StudyPlan, storage: Any, tracker: Tracker) -> None:
@@ -111,7 +108,7 @@ def setup_sweeps(plan: StudyPlan, storage: Any, tracker: Tracker) -> None:
         parent = study.user_attrs.get(_PARENT)
         if tracker.enabled and not parent:
             parents.append(
-                (cell, tracker.cell_run(cell.cell_id, {**_tags(cell), "discrimbench.role": "sweep"}))
+                (cell, tracker.cell_run(cell.cell_id, {**_tags(cell), "discrimbench.role": "cell"}))
             )
         elif tracker.enabled and sweep_state(plan, storage, cell) != "done":
             tracker.reopen(str(parent))  # resumed after an interrupt or a kill

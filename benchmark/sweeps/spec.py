@@ -55,6 +55,15 @@ class SweepCell(Cell):
     seeds: tuple[int, ...] = ()
 
     @property
+    def extra_tags(self) -> dict[str, str]:
+        """The sweep's name, swept parameters and base, on the parent run and on every point's run."""
+        return {
+            "discrimbench.sweep": self.sweep,
+            "discrimbench.swept": ",".join(axis.param for axis in self.axes),
+            "discrimbench.base": self.base,
+        }
+
+    @property
     def cell_id(self) -> str:
         return f"{self.dataset}/{self.noise}/{self.rate:g}/{self.method}@sweep-{self.sweep}"
 

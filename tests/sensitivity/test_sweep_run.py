@@ -59,13 +59,18 @@ def test_mlflow_parent_per_sweep_cell_and_a_child_per_point_and_seed(sweep_run: 
     client = MlflowClient(f"sqlite:///{sweep_run / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("sweep-run")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
-    parents = [r for r in runs if r.data.tags.get("discrimbench.role") == "sweep"]
+    parents = [
+        r
+        for r in runs
+        if r.data.tags.get("discrimbench.role") == "cell" and "discrimbench.sweep" in r.data.tags
+    ]
     assert [p.data.tags["discrimbench.cell"] for p in parents] == ["digits/sym-excl/0.4/gce@sweep-gce-q"]
     assert parents[0].info.status == "FINISHED"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     points = sorted((float(c.data.params["q"]), int(c.data.params["seed"])) for c in children)
     assert points == [(q, s) for q in (0.3, 0.5, 0.7) for s in (1, 2)]
     assert all(c.data.tags["discrimbench.sweep"] == "gce-q" for c in children)
+    assert {c.data.tags["discrimbench.role"] for c in children} == {"sweep"}
 
 
 def _finished(db: Path, name: str) -> int:
