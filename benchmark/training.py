@@ -254,7 +254,7 @@ class RunLoop:
             objective = step.objective()
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
-            objective.backward()  # type: ignore[no-untyped-call]
+            objective.backward()
             if self.recipe.grad_clip is not None:
                 for model in self.models:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), self.recipe.grad_clip)

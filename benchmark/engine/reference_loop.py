@@ -42,7 +42,7 @@ def plain_loop(
         for idx in index_batches(len(y), recipe.batch_size, gen, device):
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             opt.step()
         return float(loss.detach())
 

@@ -39,10 +39,14 @@ if TYPE_CHECKING:
 class SweepWorker(Protocol):
     """What a sweep needs from the study's worker (``benchmark.study.worker.Worker``)."""
 
-    plan: StudyPlan
-    storage: Any
-    runner: RunExecutor
-    on_progress: Callable[[], None]
+    @property
+    def plan(self) -> StudyPlan: ...
+    @property
+    def storage(self) -> Any: ...
+    @property
+    def runner(self) -> RunExecutor: ...
+    @property
+    def on_progress(self) -> Callable[[], None]: ...
 
 
 __all__ = [
