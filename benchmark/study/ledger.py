@@ -184,12 +184,18 @@ def cell_state(plan: StudyPlan, storage: Any, cell: Cell) -> str:
 def unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
     """Fail trials of dead workers so waiting ones can go on (heartbeat for RDB, pid for local)."""
     for study in (tune_study(plan, storage, cell), repeat_study(storage, cell)):
-        if plan.local_storage:
-            recover_dead_trials(study)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                optuna.storages.fail_stale_trials(study)
+        unstick_study(plan, study)
+
+
+def unstick_study(plan: StudyPlan, study: optuna.Study) -> None:
+    """Fail and re-queue one study's trials of dead workers: by process id on local storages, by
+    heartbeat on RDB servers (the one rule for tuning, repeat and sweep studies)."""
+    if plan.local_storage:
+        recover_dead_trials(study)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optuna.storages.fail_stale_trials(study)
 
 
 def count_progress(plan: StudyPlan, storage: Any) -> int:

@@ -23,7 +23,15 @@ from optuna.trial import TrialState
 
 from benchmark.cells import Cell
 from benchmark.output_files import atomic_write
-from benchmark.study.ledger import Diverged, Surplus, best_params, optimize_one, result_row, tune_study
+from benchmark.study.ledger import (
+    Diverged,
+    Surplus,
+    best_params,
+    optimize_one,
+    result_row,
+    tune_study,
+    unstick_study,
+)
 from benchmark.study.parents import cell_tags
 from benchmark.study.plan import StudyPlan
 from benchmark.sweeps.spec import BASE_TUNED, SweepCell
@@ -245,15 +253,7 @@ def write_sweeps_csv(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path | None
 
 def unstick_sweep(plan: StudyPlan, storage: Any, cell: SweepCell) -> None:
     """Fail and re-queue trials of dead workers (pid for local storages, heartbeat for RDB)."""
-    study = sweep_study(storage, cell)
-    if plan.local_storage:
-        recover_dead_trials(study)
-    else:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            optuna.storages.fail_stale_trials(study)
+    unstick_study(plan, sweep_study(storage, cell))
 
 
 def sweep_line(storage: Any, cell: SweepCell) -> str:
