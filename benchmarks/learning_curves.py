@@ -269,9 +269,10 @@ def run_cells(cells: Sequence[Cell], jobs: int, log: Path | None = None) -> list
                 f.write(json.dumps(c._asdict()) + "\n")
 
     if jobs <= 1:
-        out = [_run_cell(c) for c in cells]
-        for c in out:
-            record(c)
+        out = []
+        for c in cells:
+            out.append(_run_cell(c))
+            record(out[-1])
         return out
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
