@@ -375,6 +375,7 @@ class RunLoop:
         health = run_health(
             history, self.metric, self.recipe.epochs, self.method.schedule_epochs(),
             self.method.weights_constant_by_design(), self.data.num_classes,
+            corrupted=self.any_corrupted,
         )  # fmt: skip
         return RunResult(
             spec=self.spec, status=status, metric=self.metric, higher_is_better=higher,  # type: ignore[arg-type]

@@ -199,6 +199,7 @@ def summary_table(result: RunResult) -> str:
         ("peak memory", num(result.peak_memory_mb, ".0f") + " MiB"),
         ("device", result.device),
         ("budget health", "; ".join(result.health.get("failures", [])) or "ok"),
+        *[("note", note) for note in result.health.get("notes", [])],
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -88,6 +88,18 @@ def test_run_health_of_a_hand_made_history() -> None:
     assert run_health(rows, "acc", 10, {}, weights_constant=True)["weights_collapsed"] is None
 
 
+def test_a_collapse_on_clean_labels_is_a_note_not_a_failure() -> None:
+    """SuperLoss fitting a clean training set puts every σ* at e: nothing to tell apart, nothing failed."""
+    rows = [
+        {"train/loss": 1.0 / (e + 1), "train/acc_clean": 99.0, "diag/weight_spread": 0.0} for e in range(10)
+    ]
+    noisy = run_health(rows, "acc", 10, {}, weights_constant=False, corrupted=True)
+    clean = run_health(rows, "acc", 10, {}, weights_constant=False, corrupted=False)
+    assert noisy["failures"] == ["per-sample weights collapsed (spread 0)"] and noisy["notes"] == []
+    assert clean["failures"] == [] and clean["weights_collapsed"] is True
+    assert clean["notes"] == ["per-sample weights collapsed (spread 0) on clean labels"]
+
+
 def _search_runs(out: Path) -> pd.DataFrame:
     import mlflow
 
