@@ -106,6 +106,7 @@ def clean_curve(dataset: str, method: str, epochs: int, seed: int = 1) -> dict[s
     m = result.metric
     return {
         "metric": m,
+        "constant_val": constant_predictor_val(loop),
         "train": train,
         "val": [row[f"val/{m}"] for row in result.history],
         "test": [row[f"test/{m}"] for row in result.history],
@@ -113,6 +114,22 @@ def clean_curve(dataset: str, method: str, epochs: int, seed: int = 1) -> dict[s
         "status": result.status,
         "params": result.extra.get("method_params", {}),
     }
+
+
+def constant_predictor_val(loop: Any) -> float:
+    """The validation metric of the best input-blind predictor a model could settle on: the training
+    set's most frequent class (accuracy), or its mean target (MAE), as in docs/recipes.md section 5."""
+    y_train, y_val = loop.y_train.double(), loop.y_val.double()
+    if loop.metric == "acc":
+        return float((y_val == torch.mode(y_train).values).double().mean() * 100.0)
+    return float((y_val - y_train.mean()).abs().mean())
+
+
+def beats_constant(curve: dict[str, Any]) -> bool:
+    """The final validation metric is better than the constant predictor's: a flat curve of a model that
+    predicts one value is no plateau (SuperLoss's `ema` τ on DigitSum predicted 0, gain 0)."""
+    last, constant = curve["val"][-1], curve["constant_val"]
+    return bool(last > constant) if curve["metric"] == "acc" else bool(last < constant)
 
 
 def _smooth(values: Sequence[float], width: int = 3) -> list[float]:
@@ -171,10 +188,12 @@ def choose_epochs(
         for method, c in curves.items():
             gains = {part: plateau_gain(c[part], c["metric"]) for part in ("train", "val")}
             flat = gains["val"] <= TOLERANCE[c["metric"]]
-            passed = c["status"] == "ok" and flat and schedule_ends(method, c["params"], epochs)
+            learns = beats_constant(c)
+            passed = c["status"] == "ok" and flat and learns and schedule_ends(method, c["params"], epochs)
             ok &= passed
             log.append(f"{dataset} E={epochs} {method}: second-half gain train {gains['train']:.3g} / val "
                        f"{gains['val']:.3g}, final train {c['train'][-1]:.2f} / val {c['val'][-1]:.2f}, "
+                       f"(constant predictor {c['constant_val']:.2f}{'' if learns else ': not beaten'}), "
                        f"{c['seconds']:.1f} CPU s -> {'pass' if passed else 'FAIL'}")  # fmt: skip
             print(log[-1], flush=True)
         if ok:

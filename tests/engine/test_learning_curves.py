@@ -7,6 +7,7 @@ import importlib.util
 import math
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -27,6 +28,22 @@ def test_plateau_gain_compares_the_best_running_means_of_the_two_halves() -> Non
     assert lc.plateau_gain([90, 90, 90, 90, 90, 90], "acc") == 0.0
     # MAE: relative improvement of the lowest running mean, [10, 10, 10] → [8, 6, 4]: (10 − 4)/10
     assert lc.plateau_gain([10, 10, 10, 4, 4, 4], "mae") == pytest.approx(0.6)
+
+
+def test_a_flat_curve_must_beat_the_constant_predictor() -> None:
+    """A model that predicts one value has a flat curve (gain 0): the rule refuses it by this check."""
+    import torch
+
+    loop = SimpleNamespace(
+        metric="mae", y_train=torch.tensor([10.0, 20.0, 30.0]), y_val=torch.tensor([0.0, 40.0])
+    )
+    assert lc.constant_predictor_val(loop) == pytest.approx(20.0)  # mean 20: |0 − 20|, |40 − 20|
+    loop = SimpleNamespace(metric="acc", y_train=torch.tensor([1, 1, 2]), y_val=torch.tensor([1, 2, 2, 2]))
+    assert lc.constant_predictor_val(loop) == pytest.approx(25.0)  # class 1 is right on 1 of 4
+    dead = {"metric": "mae", "val": [89.0, 89.0, 89.0], "constant_val": 39.5}
+    assert lc.plateau_gain(dead["val"], "mae") == 0.0 and not lc.beats_constant(dead)
+    assert lc.beats_constant({"metric": "mae", "val": [9.0, 2.7], "constant_val": 39.5})
+    assert not lc.beats_constant({"metric": "acc", "val": [25.0], "constant_val": 25.0})
 
 
 def test_schedule_ends_by_mid_run() -> None:
