@@ -7,6 +7,8 @@ from typing import Any
 
 import optuna
 
+from benchmark.study.parents import CLAIM_SUFFIX
+
 __all__ = ["assert_each_slot_and_seed_once", "without_health_warning"]
 
 
@@ -21,6 +23,8 @@ def assert_each_slot_and_seed_once(storage: Any, budgets: Mapping[str, int], see
         seeds: the study's seeds.
     """
     for summary in optuna.get_all_study_summaries(storage):
+        if summary.study_name.endswith(CLAIM_SUFFIX):
+            continue  # a parent-run claim (shared storages): no trials
         trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
         real = [t for t in trials if not t.user_attrs.get("discrimbench.surplus")]
         if summary.study_name.endswith("/repeats"):

@@ -4,6 +4,7 @@ ended KILLED when the study is interrupted and reopened when it resumes."""
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 import optuna
@@ -15,7 +16,10 @@ from benchmark.study.plan import StudyPlan
 from benchmark.tracking import Tracker
 
 __all__ = [
+    "CLAIM_SUFFIX",
+    "await_parents",
     "cell_tags",
+    "claims_parent",
     "end_open_parents",
     "finish_parent",
     "open_parent",
@@ -26,6 +30,7 @@ __all__ = [
 
 _PARENT = "discrimbench.mlflow_parent"
 _INTERRUPTED = "discrimbench.parent_interrupted"
+CLAIM_SUFFIX = "/parent-claim"  # the study whose creation elects the machine that opens a parent run
 
 
 def cell_tags(cell: Cell) -> dict[str, str]:
@@ -49,15 +54,44 @@ def parent_of(tune: optuna.Study) -> str | None:
     return str(parent) if parent else None
 
 
-def open_parent(tracker: Tracker, tune: optuna.Study, cell: Cell) -> str | None:
+def open_parent(tracker: Tracker, tune: optuna.Study, cell: Cell, claim: Any = None) -> str | None:
     """Start the cell's parent run unless it has one (returns the tracker's key for it, to be recorded
-    with :func:`record_parent`); reopen one an interrupted run ended KILLED."""
+    with :func:`record_parent`); reopen one an interrupted run ended KILLED.
+
+    ``claim``: the Optuna storage of a study shared by several machines. Only the machine that wins the
+    cell's claim (:func:`claims_parent`) starts the parent run; the others get ``None`` and wait for its
+    id with :func:`await_parents`, so machines that set up together open one parent run per cell."""
     if tracker.enabled and not tune.user_attrs.get(_PARENT):
+        if claim is not None and not claims_parent(claim, tune):
+            return None
         return tracker.cell_run(cell.cell_id, {**cell_tags(cell), "discrimbench.role": "cell"})
     if tracker.enabled and tune.user_attrs.get(_INTERRUPTED):
         tracker.reopen(tune.user_attrs[_PARENT])
         tune.set_user_attr(_INTERRUPTED, False)
     return None
+
+
+def claims_parent(storage: Any, tune: optuna.Study) -> bool:
+    """Whether this process opens the cell's parent run: Optuna creates a study name once (a unique key
+    in the RDB storage), so of the machines setting up one shared study together exactly one creates the
+    cell's claim study ``<tuning study>/parent-claim``."""
+    try:
+        optuna.create_study(study_name=f"{tune.study_name}{CLAIM_SUFFIX}", storage=storage)
+    except optuna.exceptions.DuplicatedStudyError:
+        return False
+    return True
+
+
+def await_parents(plan: StudyPlan, storage: Any, cells: list[Cell], patience_s: float = 120.0) -> list[Cell]:
+    """Wait until the machines that claimed ``cells`` recorded their parent runs; returns the cells still
+    without one after ``patience_s`` (their claimant died between claim and record: open them here)."""
+    deadline = time.monotonic() + patience_s
+    waiting = list(cells)
+    while waiting and time.monotonic() < deadline:
+        waiting = [c for c in waiting if not parent_of(tune_study(plan, storage, c))]
+        if waiting:
+            time.sleep(0.2)
+    return waiting
 
 
 def record_parent(tracker: Tracker, tune: optuna.Study, key: str | None) -> None:

@@ -20,7 +20,14 @@ from benchmark.study.ledger import (
     prepare_repeats,
     tune_study,
 )
-from benchmark.study.parents import cell_tags, end_open_parents, open_parent, record_parent
+from benchmark.study.parents import (
+    await_parents,
+    cell_tags,
+    end_open_parents,
+    open_parent,
+    parent_of,
+    record_parent,
+)
 from benchmark.study.plan import StudyPlan
 from benchmark.study.processes import helpers
 from benchmark.study.worker import work
@@ -51,14 +58,20 @@ def setup_storage(plan: StudyPlan, tracker: Tracker) -> None:
     if plan.local_storage:
         tracker.reap()  # runs of dead local processes end KILLED; their retries will link to them
     parents: list[tuple[Cell, str | None]] = []  # cells and the keys of their parent runs, being created
+    claim = None if plan.local_storage else storage  # machines sharing a server claim each parent run
     for cell in plan.cells:
         tune = prepare_cell(plan, storage, cell, cell_tags(cell))
-        key = open_parent(tracker, tune, cell)
+        key = open_parent(tracker, tune, cell, claim)
         if key is not None:
             parents.append((cell, key))
         prepare_repeats(plan, storage, cell)
     for cell, key in parents:
         record_parent(tracker, tune_study(plan, storage, cell), key)
+    if claim is not None and tracker.enabled:
+        claimed_elsewhere = [c for c in plan.cells if not parent_of(tune_study(plan, storage, c))]
+        for cell in await_parents(plan, storage, claimed_elsewhere):
+            key = open_parent(tracker, tune_study(plan, storage, cell), cell)  # its claimant died
+            record_parent(tracker, tune_study(plan, storage, cell), key)
     sweeps.setup_sweeps(plan, storage, tracker)
 
 

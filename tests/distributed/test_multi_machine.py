@@ -149,17 +149,16 @@ def test_two_machines_share_one_study_through_postgres(databases: tuple[str, str
             child.data.tags["mlflow.parentRunId"]
         )
     assert sorted(by_cell) == sorted(f"digits/sym-excl/{r}/{m}" for r in ("0", "0.4") for m in ("ce", "gce"))
-    chosen = {cell: next(iter(ids)) for cell, ids in by_cell.items() if len(ids) == 1}
+    assert all(len(ids) == 1 for ids in by_cell.values()), by_cell  # one parent per cell, never split
+    chosen = {cell: next(iter(ids)) for cell, ids in by_cell.items()}
     for parent in chosen.values():  # each cell's parent closed with its aggregates
         assert by_id[parent].info.status == "FINISHED" and "test_best_val_mean" in by_id[parent].data.metrics
     spare = [
-        r for r in runs if "mlflow.parentRunId" not in r.data.tags and r.info.run_id not in chosen.values()
+        r.info.run_name
+        for r in runs
+        if "mlflow.parentRunId" not in r.data.tags and r.info.run_id not in chosen.values()
     ]
-    if spare or len(chosen) < len(by_cell):  # known defect, reported: each machine's setup may open its own
-        split = sorted(cell for cell, ids in by_cell.items() if len(ids) > 1)  # parent run per cell
-        pytest.xfail(
-            f"{len(spare)} spare parent runs {sorted(r.info.run_name for r in spare)}; split: {split}"
-        )
+    assert spare == []  # machines that start together claim each cell's parent run once
 
 
 def _tracking_runs(uri: str) -> list[Any]:
