@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
-import signal
 import sys
 from typing import TYPE_CHECKING
 
+from benchmark import interrupts
 from benchmark.naming import MLFLOW_DB
 from benchmark.study_reader import parse_study_text, preset_names, read_study_source
 
@@ -57,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from benchmark.study import run_study
 
-    signal.signal(signal.SIGTERM, _interrupt)  # end open MLflow runs as KILLED, like Ctrl-C
+    # torch imports torch._dynamo at the first optimiser step. An interrupt inside that import (it builds
+    # dataclasses with exec) was seen to end the process by SIGINT (-2) after our handler had returned 130
+    # (1 in 6 SIGTERMs in tests/hardening/test_mlflow_lifecycle.py), so it is imported before SIGTERM is
+    # handled; every run needs it anyway.
+    importlib.import_module("torch._dynamo")
+    interrupts.install()  # SIGTERM like Ctrl-C: open MLflow runs end KILLED, the study resumes
     try:
         summary = run_study(plan, report=not args.no_report, progress=not args.quiet)
     except Exception as exc:
@@ -74,10 +80,6 @@ def run(args: argparse.Namespace) -> int:
     if summary.get("unhealthy"):
         print(warning_text(summary["unhealthy"]), file=sys.stderr)
     return 0
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _storage_error(exc: Exception, plan: StudyPlan) -> Exception:

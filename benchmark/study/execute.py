@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from benchmark import interrupts
 from benchmark.config import SELECTION_SERIES, Cell
 from benchmark.runs import RunResult, RunSpec
 from benchmark.study.hardness import HardnessStore
@@ -91,6 +92,7 @@ class RunExecutor:
                     raise optuna.TrialPruned(f"pruned at epoch {epoch} ({series}={value:.4g})")
 
         try:
+            interrupts.raise_pending()  # a Ctrl-C held during Optuna's bookkeeping stops the run here
             result = train_run(
                 spec, data=data, hardness=hardness, selection=cell.selection, on_epoch=on_epoch
             )

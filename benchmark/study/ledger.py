@@ -19,6 +19,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from benchmark import interrupts
 from benchmark.config import Cell
 from benchmark.health import tuning_failures
 from benchmark.runs import RunResult
@@ -155,9 +156,17 @@ def holds(dist: Any, value: Any) -> bool:
 def optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], float]) -> None:
     """Run one trial. When its state was already finished by someone else (its heartbeat went stale while
     the database was away, so another worker failed it and queued a retry with the same parameters or
-    seed), Optuna raises ``UpdateFinishedTrialError``: the retry does the work, this worker goes on."""
-    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-        study.optimize(objective, n_trials=1, catch=(Surplus, Diverged), gc_after_trial=False)
+    seed), Optuna raises ``UpdateFinishedTrialError``: the retry does the work, this worker goes on.
+
+    A Ctrl-C or SIGTERM is held while Optuna asks for or tells the trial, raised at once inside the
+    objective (:mod:`benchmark.interrupts`)."""
+
+    def objective_at_once(trial: optuna.Trial) -> float:
+        with interrupts.at_once():
+            return objective(trial)
+
+    with interrupts.held(), contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        study.optimize(objective_at_once, n_trials=1, catch=(Surplus, Diverged), gc_after_trial=False)
 
 
 def tuning_open(study: optuna.Study, cell: Cell) -> bool:

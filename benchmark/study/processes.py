@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 
+from benchmark import interrupts
 from benchmark.study.plan import StudyPlan
 from benchmark.study.worker import work
 from benchmark.tracking import NullTracker, SharedMlflowTracker, Tracker, WriterHandle, mask_url
@@ -88,8 +89,9 @@ def _guarded_worker_main(plan: StudyPlan, writer: WriterHandle | None, parent_pi
     then works. A lost storage is one line on stderr and exit code 2, not a traceback (the parent, itself
     a worker, takes over what the helper left)."""
     _exit_with_parent(parent_pid)
-    for module in ("torch", "benchmark.data", "benchmark.training"):
+    for module in ("torch", "torch._dynamo", "benchmark.data", "benchmark.training"):
         importlib.import_module(module)  # what the first run imports, loaded while the parent sets up
+    interrupts.install()  # a Ctrl-C reaches the helpers too: held while Optuna tells a trial
     release.wait()
     try:
         _worker_main(plan, writer)
