@@ -199,7 +199,8 @@ def test_sensitivity_paper_cifar10_preset(tmp_path: Path, monkeypatch: pytest.Mo
     assert [p["q"] for p in grids["paper-q"]] == [45, 50, 55, 60, 65, 70, 75]
     official = {"a": 0.2739100024784782, "p": 0.5441169600504865, "q": 60}  # configuration C, spec a.5
     for cell in study.sweeps:
-        assert cell.base == "paper" and cell.method == "discrimloss"
+        assert cell.base == "paper" and cell.method == "discrimloss" and cell.noise == "permute-block"
+        assert cell.noise_params == {"rng": "official"}  # the official label draw
         assert {k: cell.defaults[k] for k in official} == official
     assert sorted({c.rate for c in study.sweeps}) == [0.2, 0.4, 0.6]
     assert sum(c.budget for c in study.sweeps) == 19 * 3 * 3
