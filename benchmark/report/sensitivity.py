@@ -269,10 +269,11 @@ def _robustness_table(points: pd.DataFrame) -> Table:
         protocol=(
             f"{METRIC} (test metric at the epoch chosen on the selection split); per point the mean over "
             "seeds; range = max − min of the point means; plateau = the contiguous points around the best "
-            "whose mean lies within the best point's 95 % t interval (in decades on a log axis)"
+            "whose mean lies within the best point's 95 % t interval, width = its extent (in decades on a "
+            "log axis), pts = its grid points"
         ),
-        header=["method", "hyperparameter", "cell", "points", "best value", "best mean", "range",
-                "plateau", "plateau width", "plateau points", "base", "base on plateau"],
+        header=["method", "param", "cell", "points", "best at", "best mean", "range", "plateau", "width",
+                "pts", "base", "base on plateau"],
         rows=[[Cell(str(v)) for v in row] for row in rows],
         key="sensitivity_robustness",
     )  # fmt: skip
