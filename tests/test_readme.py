@@ -110,3 +110,23 @@ def test_plugin_example_installs_and_runs_through_its_entry_point(tmp_path: Path
         wrong.returncode == 2
         and "mae.scal is not a hyperparameter of mae; did you mean 'scale'?" in wrong.stderr
     )
+
+
+def test_sensitivity_section_sweeps_block_validates_and_its_image_exists() -> None:
+    import yaml
+
+    from benchmark.config import resolve_study
+
+    (block,) = blocks("Hyperparameter sensitivity", "yaml")
+    study = {
+        "name": "readme-sweeps", "datasets": {"digits": {}}, "noises": {"sym-excl": {"rates": [0.2, 0.4]}},
+        "methods": ["ce"], "seeds": [1, 2], **yaml.safe_load(block),
+    }  # fmt: skip
+    sweeps = resolve_study(study).sweeps
+    assert [c.cell_id for c in sweeps] == [
+        "digits/sym-excl/0.2/discrimloss@sweep-discrimloss-a",
+        "digits/sym-excl/0.4/discrimloss@sweep-discrimloss-a",
+        "digits/sym-excl/0.4/gce@sweep-gce-q",
+    ]
+    images = re.findall(r"\]\((docs/img/[^)]*\.png)\)", section("Hyperparameter sensitivity"))
+    assert images == ["docs/img/sensitivity_curves.png"] and (REPO / images[0]).is_file()

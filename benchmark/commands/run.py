@@ -15,7 +15,10 @@ from benchmark.naming import MLFLOW_DB
 from benchmark.study_reader import parse_study_text, preset_names, read_study_source
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from benchmark.study import StudyPlan
+    from benchmark.sweeps import SweepCell
 
 HELP = "run a study: tune every cell with Optuna, repeat over seeds, log to MLflow, report"
 
@@ -101,7 +104,12 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
 
     cfg = plan.study.config
     seeds = cfg.seeds
-    lines = [f"study {cfg.name} ({plan.study.source}): {len(plan.cells)} cells, seeds {seeds}"]
+    n_sweeps = len(plan.study.sweeps)
+    lines = [
+        f"study {cfg.name} ({plan.study.source}): {len(plan.cells)} cells"
+        + (f" + {n_sweeps} sweep cells" if n_sweeps else "")
+        + f", seeds {seeds}"
+    ]
     selections = cfg.tuning.selections()
     for sel in selections:
         warn = (
@@ -146,7 +154,10 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
         lines.append(f"  {cell.cell_id}: {cell.budget} trials + {len(seeds)} repeats; search {space}")
         lines.append(f"      fixed {fixed or '(nothing)'}")
         runs += cell.budget + len(seeds)
-    lines.append(f"total runs: {runs}")
+    sweep_lines, sweep_runs = _describe_sweeps(plan.study.sweeps)
+    lines += sweep_lines
+    runs += sweep_runs
+    lines.append(f"total runs: {runs}" + (f" ({sweep_runs} of them sweep runs)" if sweep_runs else ""))
     lines.append(f"output folder: {plan.out}")
     lines.append(f"optuna storage: {mask_url(plan.storage_url)} (workers: {plan.workers})")
     uri = plan.tracking_uri
@@ -155,6 +166,35 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
     lines.append(f"mlflow: {mask_url(uri)}")
     lines.append("dry run: nothing was written")
     return "\n".join(lines)
+
+
+def _describe_sweeps(cells: Sequence[SweepCell]) -> tuple[list[str], int]:
+    """The plan's lines for the ``sweeps:`` section, one block per sweep label, and its number of runs."""
+    by_label: dict[str, list[SweepCell]] = {}
+    for cell in cells:
+        by_label.setdefault(cell.sweep, []).append(cell)
+    lines, total = [], 0
+    for label, group in by_label.items():
+        first = group[0]
+        runs = sum(c.budget for c in group)
+        total += runs
+        axes = "; ".join(
+            f"{a.param} = [{', '.join(_grid_value(v) for v in a.values)}]"
+            + (" (log)" if a.scale == "log" else "")
+            for a in first.axes
+        )
+        where = sorted({f"{c.dataset}/{c.noise}/{c.rate:g}" for c in group})
+        lines.append(
+            f"sweep {label}: method {first.method}, base {first.base}; {axes}; {len(first.points)} grid "
+            f"points x {len(first.seeds)} seeds {list(first.seeds)} x {len(group)} "
+            f"cell{'' if len(group) == 1 else 's'} = {runs} runs"
+        )
+        lines.append(f"      cells {', '.join(where)}")
+    return lines, total
+
+
+def _grid_value(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _shown(value: object) -> str:

@@ -39,7 +39,8 @@ class Section:
 
 # The order a reader of a noisy-label paper expects: the headline first, then whether the budget was
 # enough to trust it, then how methods rank, then published numbers, then every detail.
-SECTIONS = ("headline", "health", "ranks", "reference", "details", "curves", "tuning")
+# The sensitivity sweeps (a hyperparameter study) close the report; a study without sweeps leaves it empty.
+SECTIONS = ("headline", "health", "ranks", "reference", "details", "curves", "tuning", "sensitivity")
 _TITLES = {
     "headline": "Headline",
     "health": "Budget health",
@@ -48,6 +49,7 @@ _TITLES = {
     "details": "Details: every cell, paired tests",
     "curves": "Details: training curves per cell",
     "tuning": "Details: tuning",
+    "sensitivity": "Hyperparameter sensitivity",
 }
 
 

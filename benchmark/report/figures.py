@@ -344,14 +344,21 @@ def tuning_curves(
     return fig
 
 
-def param_importances(importances: Mapping[str, Mapping[str, float]], *, title: str = "") -> Figure:
-    """Hyperparameter importances (Optuna) per method, one horizontal bar panel each."""
+def param_importances(
+    importances: Mapping[str, Mapping[str, float]],
+    *,
+    trials: Mapping[str, int] | None = None,
+    title: str = "",
+) -> Figure:
+    """Hyperparameter importances (Optuna) per method, one horizontal bar panel each; ``trials``: the
+    completed trials each method's importances come from, stated in its panel's title."""
     fig, axes = _grid(max(1, len(importances)), width=4.0, height=2.6)
     colors = method_colors(list(importances))
     for ax, (method, imp) in zip(axes, importances.items(), strict=False):
         names = list(imp)[::-1]
         ax.barh(names, [imp[n] for n in names], color=colors[method])
-        ax.set_title(method)
+        n = (trials or {}).get(method)
+        ax.set_title(method if n is None else f"{method}, from {n} completed trials")
         ax.set_xlabel("importance (fANOVA share)")
     fig.suptitle(title or "Hyperparameter importances")
     return fig

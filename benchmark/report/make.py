@@ -32,6 +32,7 @@ from benchmark.report.sections import (
     add_curve_figures,
     add_health,
     add_result_figures,
+    add_sensitivity,
     add_tables,
     add_tuning_figures,
 )
@@ -87,6 +88,8 @@ def make_report(
         add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), fig_dir)
         _step(bar, "tuning curves from Optuna")
         add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
+    _step(bar, "sensitivity sweeps")
+    add_sensitivity(report, study_dir, fig_dir)
     _step(bar, "writing " + ", ".join(formats))
     texts: dict[str, tuple[str, Callable[[], str]]] = {
         "md": ("report.md", lambda: markdown_page(report, out)),
@@ -105,7 +108,7 @@ def _write_text(tmp: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8")
 
 
-_STEPS = 5
+_STEPS = 6
 
 
 def _progress_bar(show: bool) -> tqdm[Any]:

@@ -14,7 +14,9 @@ import benchmark.report.figures as figures
 from benchmark.report.document import Report, ReportFigure
 from benchmark.report.health import budget_health
 from benchmark.report.reference import compare_references, reference_tables, reproduced_model
-from benchmark.report.sources import Histories, TuningCell, load_tuning
+from benchmark.report.sensitivity import INTRO as SENSITIVITY_INTRO
+from benchmark.report.sensitivity import sensitivity_part
+from benchmark.report.sources import MIN_IMPORTANCE_TRIALS, Histories, TuningCell, load_tuning
 from benchmark.report.tables import (
     cell_summary,
     headline_table,
@@ -25,7 +27,14 @@ from benchmark.report.tables import (
     summary_table,
 )
 
-__all__ = ["add_curve_figures", "add_health", "add_result_figures", "add_tables", "add_tuning_figures"]
+__all__ = [
+    "add_curve_figures",
+    "add_health",
+    "add_result_figures",
+    "add_sensitivity",
+    "add_tables",
+    "add_tuning_figures",
+]
 
 
 def _trust_weighted(method: str) -> bool:
@@ -185,15 +194,30 @@ def add_tuning_figures(report: Report, storage: str, name: str, fig_dir: Path) -
                 f"tuning_{tag}",
                 f"Expected best validation value against trials, {group}.",
             )
-        imps = {c.method: c.importances for c in members if c.importances}
+        drawn = [c for c in members if c.importances]
         report.notes.extend(f"{c.cell}: {c.note}." for c in members if c.note)
-        if imps:
-            fig = figures.param_importances(imps, title=f"Hyperparameter importances, {group}")
-            _keep(
-                report,
-                "tuning",
-                fig,
-                fig_dir,
-                f"importances_{tag}",
-                f"Hyperparameter importances (fANOVA), {group}.",
+        if drawn:
+            trials = {c.method: len(c.values) for c in drawn}
+            fig = figures.param_importances(
+                {c.method: c.importances for c in drawn},
+                trials=trials,
+                title=f"Hyperparameter importances, {group}",
             )
+            counts = ", ".join(f"{m} {n}" for m, n in trials.items())
+            caption = (
+                f"Hyperparameter importances (fANOVA) of the tuning, {group}, from the completed trials of "
+                f"each cell ({counts}; ≥ {MIN_IMPORTANCE_TRIALS} required)."
+            )
+            _keep(report, "tuning", fig, fig_dir, f"importances_{tag}", caption)
+
+
+def add_sensitivity(report: Report, study_dir: Path, fig_dir: Path) -> None:
+    """The sensitivity section (issue 17) from ``sweeps.csv``; nothing at all for a study without sweeps."""
+    part = sensitivity_part(study_dir, fig_dir)
+    if part is None:
+        return
+    section = report.sections["sensitivity"]
+    section.intro = SENSITIVITY_INTRO
+    section.tables.extend(part.tables)
+    section.figures.extend(part.figures)
+    report.notes.extend(part.notes)

@@ -17,10 +17,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["CURVE_KEYS", "MIN_IMPORTANCE_TRIALS", "Histories", "TuningCell", "load_histories", "load_tuning"]
+from benchmark.naming import is_journal_url, journal_path
 
-# Fewer completed trials than this make fANOVA importances noise (a forest fitted to a handful of points).
-MIN_IMPORTANCE_TRIALS = 10
+__all__ = [
+    "CURVE_KEYS",
+    "MIN_IMPORTANCE_TRIALS",
+    "Histories",
+    "TuningCell",
+    "importance_refusal",
+    "load_histories",
+    "load_tuning",
+]
+
+# Completed trials of one cell below which importances are not drawn, for the tuning's and the sweeps'
+# alike: fewer make fANOVA's random forest (and PED-ANOVA's quantile split) fit noise (issue 17).
+MIN_IMPORTANCE_TRIALS = 20
 CURVE_KEYS = (
     "memo/noisy_acc", "memo/true_acc", "memo/clean_acc", "diag/auroc_noisy_clean", "diag/auroc_noisy_hard",
     "diag/weight_clean_mean", "diag/weight_corrupted_mean",
@@ -32,8 +43,8 @@ def _sqlite_missing(url: str) -> Path | None:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         return None if path.is_file() else path
-    if url.startswith("journal://") or url.endswith(".journal"):
-        path = Path(url.removeprefix("journal://"))
+    if is_journal_url(url):
+        path = journal_path(url)
         return None if path.is_file() else path
     return None
 
@@ -151,33 +162,41 @@ def load_tuning(storage_url: str, study_name: str) -> tuple[list[TuningCell], st
                 cell, cell.rsplit("/", 1)[-1], [float(t.value) for t in done if t.value is not None], hib
             )
             varying = {k for t in done for k in t.params if len({repr(u.params.get(k)) for u in done}) > 1}
-            if len(done) < MIN_IMPORTANCE_TRIALS:
-                need = MIN_IMPORTANCE_TRIALS
-                entry.note = f"importances skipped: {len(done)} complete trial(s), fANOVA needs ≥ {need}"
-            elif not varying:
-                entry.note = "importances skipped: no hyperparameter varies across trials"
-            else:
+            entry.note = importance_refusal(len(done), "tuning trial(s)", "fANOVA")
+            if not entry.note and not varying:
+                entry.note = "importances not drawn: no hyperparameter varies across trials"
+            if not entry.note:
                 try:
                     entry.importances = get_param_importances(
                         study, evaluator=FanovaImportanceEvaluator(seed=0), params=sorted(varying)
                     )
                 except (ValueError, RuntimeError) as exc:  # e.g. conditional params absent in some trials
-                    entry.note = f"importances skipped: {exc}"
+                    entry.note = f"importances not drawn: {exc}"
             cells.append(entry)
     except Exception as exc:  # report generation must survive an unreadable store
         return [], f"Optuna storage {storage_url} unreadable ({type(exc).__name__}: {exc})"
     return cells, "" if cells else f"no tuning studies named {study_name}/…/tune in {storage_url}"
 
 
+def importance_refusal(
+    completed: int, what: str, evaluators: str, min_trials: int = MIN_IMPORTANCE_TRIALS
+) -> str:
+    """Why a cell's importances are not drawn ('' when it has ``min_trials`` completed trials or more):
+    the one rule of the tuning and the sweep importances, the count stated."""
+    if completed >= min_trials:
+        return ""
+    return f"importances not drawn: {completed} completed {what} (≥ {min_trials} required for {evaluators})"
+
+
 def _open_storage(url: str) -> Any:
-    """Open an Optuna storage the way the study runner does (journal files included)."""
-    import optuna
+    """Open a study's Optuna storage for reading: a journal file (``--workers``) or a database (SQLite,
+    PostgreSQL, MySQL) through Optuna's public storage classes."""
+    from optuna.storages import RDBStorage
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    if url.startswith("journal://") or url.endswith(".journal"):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        return JournalStorage(JournalFileBackend(url.removeprefix("journal://")))
-    return optuna.storages.get_storage(url)
+    if is_journal_url(url):
+        return JournalStorage(JournalFileBackend(str(journal_path(url))))
+    return RDBStorage(url)
 
 
 def _float(value: Any, default: float = math.nan) -> float:

@@ -1,4 +1,5 @@
-"""Sensitivity sweeps: the ``sweeps:`` section of study files, their execution and their report.
+"""Sensitivity sweeps: the ``sweeps:`` section of study files and their execution (their report section is
+:mod:`benchmark.report.sensitivity`, which reads ``sweeps.csv``; nothing here imports the report).
 
 A sweep varies one hyperparameter (or a pair) of one method around a base configuration, over a grid,
 repeating every point over the study's seeds. Each (sweep, dataset, noise, rate) is a :class:`SweepCell`: an

@@ -121,3 +121,59 @@ def big_study_dir(tmp_path: Path) -> Path:
     make_big_results().to_csv(folder / "results.csv", index=False)
     (folder / "study.json").write_text(json.dumps({"name": "big"}), encoding="utf-8")
     return folder
+
+
+# The sweeps of the sensitivity fixture (sweeps.csv in the schema `discrimbench run` writes):
+# * dl-a: discrimloss, a in 0.1..0.5 at both rates, 4 seeds; point means 80, 84, 86, 85.5, 70 (+ rate
+#   offset) with seed offsets ±0.5, ±0.25 (mean 0, sd 0.4564, 95 % t half-width 0.726): the best point
+#   is a = 0.3 and only a = 0.4 lies within its interval, so the plateau is [0.3, 0.4], width 0.1;
+# * dl-pq: discrimloss, a 2-D grid p × q at rate 0.4 (a heatmap);
+# * gce-q: gce, q at rate 0.4 with 4 seeds: 8 runs, below the importance threshold of 20.
+SWEEP_SEEDS = (1, 2, 3, 4)
+SWEEP_OFFSETS = (-0.5, -0.25, 0.25, 0.5)
+DL_A = {0.1: 80.0, 0.2: 84.0, 0.3: 86.0, 0.4: 85.5, 0.5: 70.0}
+DL_BASE = {"a": 0.2739100024784782, "p": 0.5441169600504865, "q": None, "clamp_min": 0.07855390412654754}
+
+
+def make_sweeps(study: str = "fixture") -> pd.DataFrame:
+    from benchmark.sweeps.execute import SWEEP_COLUMNS
+
+    rows = []
+
+    def add(sweep: str, method: str, rate: float, point: dict[str, float], value: float, base: dict) -> None:
+        for slot_seed, (seed, offset) in enumerate(zip(SWEEP_SEEDS, SWEEP_OFFSETS, strict=True)):
+            row = dict.fromkeys((*RESULT_COLUMNS, *SWEEP_COLUMNS), "")
+            v = value + offset
+            row.update(
+                study=study, dataset="mnist", noise="permute-block", rate=rate, method=method, seed=seed,
+                selection="noisy-val", protocol="sweep", metric="acc", higher_is_better=True,
+                test_last=v - 0.5, test_best_val=v, test_oracle=v + 1.0, status="ok", epochs=20,
+                model="lenet", params=json.dumps({**base, **point}), wall_time_s=1.0,
+                run_id=f"mnist/permute-block/{rate:g}/{method}@sweep-{sweep}/sweep/{slot_seed}",
+                sweep=sweep, swept=json.dumps(point), base=json.dumps(base, sort_keys=True),
+                base_kind="defaults", slot=slot_seed,
+            )  # fmt: skip
+            rows.append(row)
+
+    for rate, shift in ((0.2, 2.0), (0.4, 0.0)):
+        for a, mean in DL_A.items():
+            add("dl-a", "discrimloss", rate, {"a": a}, mean + shift, DL_BASE)
+    for p in (0.5, 1.0):
+        for q in (5, 10):
+            add("dl-pq", "discrimloss", 0.4, {"p": p, "q": q}, 80.0 + 4 * p + q / 5, DL_BASE)
+    for q in (0.3, 0.7):
+        add("gce-q", "gce", 0.4, {"q": q}, 75.0 + 10 * q, {"q": 0.7, "k": 0.5})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def sweep_study_dir(study_dir: Path) -> Path:
+    """The fixture study with sweeps.csv, and a tuned discrimloss cell that searched a (best a = 0.35)."""
+    make_sweeps().to_csv(study_dir / "sweeps.csv", index=False)
+    study = json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
+    study["cells"] = [
+        {"cell": "mnist/permute-block/0.4/discrimloss", "protocol": "tuned", "space": {"a": "U(0.1, 0.5)"},
+         "best_params": {"a": 0.35, "p": 0.5441169600504865}},
+    ]  # fmt: skip
+    (study_dir / "study.json").write_text(json.dumps(study), encoding="utf-8")
+    return study_dir

@@ -154,6 +154,9 @@ def test_tuning_curves_and_importances() -> None:
     (ax,) = fig.axes
     assert [p.get_width() for p in ax.patches] == pytest.approx([0.2, 0.8])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["k", "q"]
+    assert ax.get_title() == "gce"
+    fig = figures.param_importances({"gce": {"q": 1.0}}, trials={"gce": 24})  # the count each panel rests on
+    assert fig.axes[0].get_title() == "gce, from 24 completed trials"
 
 
 def test_weight_evolution_leaves_out_constant_weights() -> None:

@@ -86,3 +86,11 @@ def test_unknown_unicode_and_wide_short_table(tmp_path: Path) -> None:
     path = tmp_path / "tables.tex"
     path.write_text(tex + long, encoding="ascii")
     _assert_clean(_compile(path))
+
+
+def test_sensitivity_robustness_table_compiles(sweep_study_dir: Path) -> None:
+    out = make_report(sweep_study_dir, formats=("tex",), references=[])
+    tex = (out / "tables.tex").read_text(encoding="utf-8")
+    assert tex.isascii() and "Sensitivity: robustness per method and hyperparameter" in tex
+    assert "mnist/permute-block/0.2" in tex and "[0.3, 0.4]" in tex
+    _assert_clean(_compile(out / "tables.tex"))

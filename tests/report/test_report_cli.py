@@ -103,6 +103,30 @@ def test_html_report_renders_in_headless_chromium(study_dir: Path, tmp_path: Pat
 
 
 @pytest.mark.browser
+def test_html_sensitivity_section_renders_in_headless_chromium(sweep_study_dir: Path, tmp_path: Path) -> None:
+    from chromium_cdp import Chromium  # tests/report is on sys.path (rootdir conftest)
+
+    out = make_report(sweep_study_dir, formats=("html",), references=[])
+    with Chromium(_chromium(), tmp_path / "profile") as browser:
+        session = browser.open_page((out / "report.html").as_uri(), offline=True)
+        images = browser.evaluate(
+            session, "[...document.querySelectorAll('#sensitivity img')].map(i => [i.alt, i.naturalWidth])"
+        )
+        tables = dict(browser.evaluate(session, _TABLES))
+        headings = browser.evaluate(session, "[...document.querySelectorAll('h2')].map(h => h.textContent)")
+        notes = browser.evaluate(session, "document.querySelector('#notes').textContent")
+        errors = browser.errors()
+    assert errors == []
+    assert headings.index("Hyperparameter sensitivity") == len(headings) - 3  # then Notes, Study
+    assert len(images) == 4 and all(width > 0 for _, width in images), (
+        images
+    )  # 2 curves, heatmap, importances
+    assert any("(≥ 20 required)" in alt for alt, _ in images)
+    assert tables["sensitivity_robustness"] == 4  # header + discrimloss a at 2 rates + gce q
+    assert "8 completed sweep run(s)" in notes
+
+
+@pytest.mark.browser
 def test_browser_check_sees_broken_images_errors_and_requests(tmp_path: Path) -> None:
     """The checks above can fail: a page with a broken image, a console error and a remote request."""
     from chromium_cdp import Chromium  # tests/report is on sys.path (rootdir conftest)

@@ -4,6 +4,7 @@ metrics and artifacts, and an Optuna SQLite storage with the contract's study na
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -57,19 +58,25 @@ def _mlflow_store(study_dir: Path) -> str:
     return uri
 
 
-def _optuna_store(study_dir: Path) -> str:
-    url = f"sqlite:///{study_dir / 'optuna.db'}"
+def _optuna_store(study_dir: Path, url: str = "") -> str:
+    """Two tuned cells (gce: 20 completed trials, ce: 1) in a SQLite file, or in the journal file ``url``."""
+    url = url or f"sqlite:///{study_dir / 'optuna.db'}"
+    storage: Any = url
+    if url.endswith(".journal"):
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        storage = JournalStorage(JournalFileBackend(url))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     for method, values in (
-        ("gce", [60.0, 70.0, 65.0, 80.0, 61.0, 72.0, 66.0, 79.0, 63.0, 75.0]),
+        ("gce", [60.0, 70.0, 65.0, 80.0, 61.0, 72.0, 66.0, 79.0, 63.0, 75.0] * 2),  # 20: the threshold
         ("ce", [62.0]),
     ):
         study = optuna.create_study(
-            study_name=f"fixture/mnist/permute-block/0.4/{method}/tune", storage=url, direction="maximize"
+            study_name=f"fixture/mnist/permute-block/0.4/{method}/tune", storage=storage, direction="maximize"
         )
         for i, value in enumerate(values):
             dist = {"q": optuna.distributions.FloatDistribution(0.1, 1.0)} if method == "gce" else {}
-            params = {"q": 0.1 + 0.09 * i} if method == "gce" else {}
+            params = {"q": 0.1 + 0.045 * i} if method == "gce" else {}
             study.add_trial(optuna.trial.create_trial(params=params, distributions=dist, value=value))
     return url
 
@@ -88,7 +95,8 @@ def test_curves_weights_and_tuning_from_real_stores(study_dir: Path) -> None:
     by_method = {c.method: c for c in cells}
     assert note == "" and by_method["gce"].values[:4] == [60.0, 70.0, 65.0, 80.0]
     assert list(by_method["gce"].importances) == ["q"]
-    assert "1 complete trial(s), fANOVA needs ≥ 10" in by_method["ce"].note
+    refused = "importances not drawn: 1 completed tuning trial(s) (≥ 20 required for fANOVA)"
+    assert by_method["ce"].note == refused
 
     out = make_report(study_dir, formats=("md",), references=[])
     names = sorted(p.stem for p in (out / "figures").glob("*.png"))
@@ -98,4 +106,25 @@ def test_curves_weights_and_tuning_from_real_stores(study_dir: Path) -> None:
                  "importances_mnist_permute-block_0.4"):  # fmt: skip
         assert name in names
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "no MLflow store" not in md and "importances skipped: 1 complete trial(s), fANOVA needs ≥ 10" in md
+    assert "no MLflow store" not in md and refused in md
+    assert (
+        "Hyperparameter importances (fANOVA) of the tuning, mnist/permute-block/0.4, from the completed "
+        in md
+    )
+    assert "(gce 20; ≥ 20 required)" in md  # the count each importance plot comes from
+    assert "Hyperparameter sensitivity" not in md  # no sweeps.csv: no sensitivity section
+
+
+def test_tuning_from_a_journal_file(tmp_path: Path) -> None:
+    """``--workers`` studies keep their trials in a journal file: the report reads it like a database, and
+    a journal that is not there is reported, never created."""
+    url = _optuna_store(tmp_path, str(tmp_path / "optuna.journal"))
+    cells, note = load_tuning(url, "fixture")
+    assert note == "" and sorted(c.method for c in cells) == ["ce", "gce"]
+    assert [len(c.values) for c in sorted(cells, key=lambda c: c.method)] == [1, 20]
+    missing = tmp_path / "absent.journal"
+    assert load_tuning(str(missing), "fixture") == (
+        [],
+        f"no Optuna storage at {missing}: tuning figures skipped",
+    )
+    assert not missing.exists()

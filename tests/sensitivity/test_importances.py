@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from benchmark.sweeps.report import MIN_IMPORTANCE_TRIALS, cell_importances
+from benchmark.report.sensitivity import cell_importances
+from benchmark.report.sources import MIN_IMPORTANCE_TRIALS
 
 
 def _rows(n: int) -> pd.DataFrame:
@@ -31,7 +32,9 @@ def test_importances_refused_below_the_threshold_with_the_count() -> None:
     assert MIN_IMPORTANCE_TRIALS == 20
     (cell,) = cell_importances(_rows(19))
     assert cell.trials == 19 and cell.fanova == {} and cell.ped_anova == {}
-    assert cell.note == "importances not drawn: 19 completed sweep run(s), fANOVA and PED-ANOVA need ≥ 20"
+    assert cell.note == (
+        "importances not drawn: 19 completed sweep run(s) (≥ 20 required for fANOVA and PED-ANOVA)"
+    )
 
 
 def test_importances_from_twenty_runs_name_the_parameter_that_matters() -> None:

@@ -152,3 +152,57 @@ def test_cells_of_a_valid_sweep(tmp_path: Path) -> None:
         "digits/sym-excl/0.2/ce",
         "digits/sym-excl/0.4/ce",
     ]  # sweeps are not tuned cells
+
+
+def test_dry_run_lists_every_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweeps = {
+        "dl-ap": {"method": "discrimloss", "base": "paper", "rates": [0.4],
+                  "grid": {"a": [0.1, 0.3], "p": {"low": 0.1, "high": 10, "steps": 3, "scale": "log"}}},
+        "gce-q": {"method": "gce", "grid": {"q": [0.3, 0.7]}},
+    }  # fmt: skip
+    path = tmp_path / "s.yaml"
+    out = tmp_path / "out"
+    path.write_text(yaml.safe_dump({**STUDY, "out": str(out), "sweeps": sweeps}))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(": 2 cells + 3 sweep cells, seeds [1, 2]")
+    i = lines.index(
+        "sweep dl-ap: method discrimloss, base paper; a = [0.1, 0.3]; p = [0.1, 1, 10] (log); 6 grid points "
+        "x 2 seeds [1, 2] x 1 cell = 12 runs"
+    )
+    assert lines[i + 1] == "      cells digits/sym-excl/0.4"
+    assert lines[i + 2] == (
+        "sweep gce-q: method gce, base defaults; q = [0.3, 0.7]; 2 grid points x 2 seeds [1, 2] x 2 cells "
+        "= 8 runs"
+    )
+    assert lines[i + 3] == "      cells digits/sym-excl/0.2, digits/sym-excl/0.4"
+    assert "total runs: 26 (20 of them sweep runs)" in lines  # CE: 2 × (1 trial + 2 seeds)
+    assert not out.exists()
+
+
+def test_sensitivity_paper_cifar10_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GPU preset validates (its CIFAR-10 files stood in by empty ones: the dry run checks only that
+    they are there) and plans the official ablation-box ranges around configuration C."""
+    from benchmark.data._adapter import DATA_ENV, get_adapter
+    from benchmark.registry import load_builtin_components
+
+    load_builtin_components()
+    for file in get_adapter("cifar10").required_files(tmp_path / "data"):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.touch()
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "data"))
+    study = load_study("sensitivity-paper-cifar10", out=str(tmp_path / "out"))
+    assert study.config.tuning.selections() == ["noisy-val"]
+    grids = {c.sweep: c.points for c in study.sweeps if c.rate == 0.4}
+    assert [p["a"] for p in grids["paper-a"]] == pytest.approx([0.2, 0.23, 0.26, 0.29, 0.32, 0.35])
+    assert [p["p"] for p in grids["paper-p"]] == pytest.approx([0.35, 0.42, 0.49, 0.56, 0.63, 0.7])
+    assert [p["q"] for p in grids["paper-q"]] == [45, 50, 55, 60, 65, 70, 75]
+    official = {"a": 0.2739100024784782, "p": 0.5441169600504865, "q": 60}  # configuration C, spec a.5
+    for cell in study.sweeps:
+        assert cell.base == "paper" and cell.method == "discrimloss" and cell.noise == "permute-block"
+        assert cell.noise_params == {"rng": "official"}  # the official label draw
+        assert {k: cell.defaults[k] for k in official} == official
+    assert sorted({c.rate for c in study.sweeps}) == [0.2, 0.4, 0.6]
+    assert sum(c.budget for c in study.sweeps) == 19 * 3 * 3
+    assert main(["run", "sensitivity-paper-cifar10", "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    assert not (tmp_path / "out").exists()

@@ -1,17 +1,19 @@
-"""The sensitivity part of a study report, from ``sweeps.csv`` (and ``results.csv``/``study.json`` for the
-CE reference line and the tuned optimum).
+"""The sensitivity section of a study report, from ``sweeps.csv`` (and ``results.csv``/``study.json`` for
+the CE reference line and the tuned optimum); a study without ``sweeps.csv`` gets no such section.
 
 * Curves: the test metric (at the epoch chosen on the study's selection split) against each swept value,
   mean and 95 % Student-t interval over seeds (:func:`benchmark.stats.t_interval`), one panel per noise
   rate; the test-set choice (the best test epoch, what the papers report) dashed beside it; the base value
-  marked by a vertical line, the tuned optimum (when the study tuned that parameter) by a star.
+  marked by a grey vertical line, the tuned optimum (when the study tuned that parameter) by a red dashed
+  one.
 * Heatmaps of the per-point means for 2-D grids.
 * Robustness per method and hyperparameter (:func:`benchmark.sensitivity.robustness`): the metric's range
   across the sweep and the plateau width around the best point.
 * Importances (fANOVA and PED-ANOVA through :mod:`optuna.importance`) per (dataset, noise, rate, method),
   from all of that method's sweep runs there, the seed included as a parameter (its share is the part of
-  the variance no hyperparameter explains); only from :data:`MIN_IMPORTANCE_TRIALS` completed runs up,
-  with the number stated; below that they are not drawn and the report says why.
+  the variance no hyperparameter explains); only from
+  :data:`benchmark.report.sources.MIN_IMPORTANCE_TRIALS` completed runs up (the tuning importances'
+  threshold too), with the number stated; below that they are not drawn and the report says why.
 """
 
 from __future__ import annotations
@@ -27,11 +29,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+import benchmark.report.figures as figures
+import benchmark.report.sensitivity_figures as sensitivity_figures
+from benchmark.report.document import ReportFigure
+from benchmark.report.render import Cell, Table
+from benchmark.report.sources import MIN_IMPORTANCE_TRIALS, importance_refusal
 from benchmark.sensitivity import Scale, is_log_spaced, robustness
 from benchmark.stats import t_interval
 
 __all__ = [
-    "MIN_IMPORTANCE_TRIALS",
+    "INTRO",
     "CellImportance",
     "SensitivityPart",
     "cell_importances",
@@ -40,7 +47,6 @@ __all__ = [
     "sensitivity_part",
 ]
 
-MIN_IMPORTANCE_TRIALS = 20  # completed runs of one cell; fewer make a random forest's variance shares noise
 METRIC = "test_best_val"  # the test metric at the epoch the study's selection split chose
 ORACLE = "test_oracle"  # the best test epoch: the papers' (and the official ablation boxes') choice
 
@@ -119,11 +125,8 @@ def cell_importances(df: pd.DataFrame, min_trials: int = MIN_IMPORTANCE_TRIALS) 
         done = ok.loc[ok.index.intersection(group.index)]
         entry = CellImportance(cell, len(done))
         out.append(entry)
-        if len(done) < min_trials:
-            entry.note = (
-                f"importances not drawn: {len(done)} completed sweep run(s), fANOVA and PED-ANOVA need "
-                f"≥ {min_trials}"
-            )
+        entry.note = importance_refusal(len(done), "sweep run(s)", "fANOVA and PED-ANOVA", min_trials)
+        if entry.note:
             continue
         params = sorted({p for point in done["swept"] for p in point})
         used = [{**base, **point} for base, point in zip(done["base"], done["swept"], strict=True)]
@@ -166,53 +169,60 @@ def _floats(importances: Mapping[str, Any]) -> dict[str, float]:
 
 # ---- the report part --------------------------------------------------------------------------------
 
+INTRO = (
+    "One-at-a-time sweeps of named hyperparameters around a base configuration, every grid point run once "
+    "per seed (sweeps.csv). The metric is the test metric at the epoch chosen on the study's selection "
+    "split; intervals are 95 % Student-t intervals over seeds."
+)
+
 
 @dataclass
 class SensitivityPart:
-    """What the report shows for the sweeps: tables (``benchmark.report.render.Table``), figures (name,
-    caption, png path) and notes."""
+    """What the report shows for the sweeps: its tables, saved figures and notes, in reading order."""
 
-    tables: list[Any] = field(default_factory=list)
-    figures: list[tuple[str, str, Path]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[ReportFigure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
 def sensitivity_part(study_dir: Path, fig_dir: Path) -> SensitivityPart | None:
     """The sensitivity tables, figures and notes of a study (None: the study has no sweeps)."""
-    import benchmark.report.figures as figures
-    from benchmark.sweeps import figures as sweep_figures
-
     df = load_sweeps(study_dir)
     if df is None:
         return None
     part = SensitivityPart()
     if df.empty:
-        part.notes.append("sweeps.csv holds no finished sweep run.")
+        part.notes.append("Sensitivity: sweeps.csv holds no finished sweep run.")
         return part
     points = curve_points(df)
+    if points.empty:
+        part.notes.append("Sensitivity: no sweep run finished with a finite metric.")
+        return part
     tuned = _tuned_values(Path(study_dir))
     reference = _reference(Path(study_dir))
     one_d = points[~points["param"].str.contains(",")]
     for method, sub in one_d.groupby("method", sort=False):
         for (dataset, noise), panel in sub.groupby(["dataset", "noise"], sort=True):
             where = f"{dataset} / {noise}"
-            fig = sweep_figures.sensitivity_curves(panel, tuned, reference, title=f"{method}, {where}")
+            fig = sensitivity_figures.sensitivity_curves(panel, tuned, reference, title=f"{method}, {where}")
             caption = (
                 f"{method}: test {panel['metric'].iloc[0]} against each swept hyperparameter, {where}, one "
                 "panel per (hyperparameter, noise rate): mean over seeds with its 95 % t interval (solid; "
-                "epoch chosen on the study's selection split), the papers' test-set choice dashed, the base "
-                "value as a vertical line, the tuned optimum as a star, CE's mean dotted."
+                "epoch chosen on the study's selection split), the test-set choice (best test epoch, the "
+                "official ablation boxes' rule) dashed, the base value as a grey vertical line, the tuned "
+                "optimum (where the study tuned that hyperparameter) as a red dashed line, CE's mean dotted."
             )
-            _save(part, figures, fig, fig_dir, f"sensitivity_{method}_{dataset}_{noise}", caption)
+            _save(part, fig, fig_dir, f"sensitivity_{method}_{dataset}_{noise}", caption)
     two_d = points[points["param"].str.contains(",")]
     for (sweep, dataset, noise), sub in two_d.groupby(["sweep", "dataset", "noise"], sort=False):
         where = f"{dataset} / {noise}"
-        fig = sweep_figures.sensitivity_heatmap(sub, title=f"{sweep}, {where}")
+        fig = sensitivity_figures.sensitivity_heatmap(sub, title=f"{sweep}, {where}")
         caption = f"Sweep {sweep}: mean test metric over seeds on the 2-D grid, {where}, one panel per rate."
-        _save(part, figures, fig, fig_dir, f"sensitivity_{sweep}_{dataset}_{noise}_heatmap", caption)
-    part.tables.append(_robustness_table(one_d))
+        _save(part, fig, fig_dir, f"sensitivity_{sweep}_{dataset}_{noise}_heatmap", caption)
+    if not one_d.empty:
+        part.tables.append(_robustness_table(one_d))
     imps = cell_importances(df)
-    part.notes.extend(f"{c.cell}: {c.note}." for c in imps if c.note)
+    part.notes.extend(f"Sensitivity, {c.cell}: {c.note}." for c in imps if c.note)
     drawn = [c for c in imps if c.fanova]
     if drawn:
         caption = (
@@ -220,20 +230,16 @@ def sensitivity_part(study_dir: Path, fig_dir: Path) -> SensitivityPart | None:
             "optuna.importance; the seed's share is the variance no hyperparameter explains); each panel "
             f"states its number of completed runs (≥ {MIN_IMPORTANCE_TRIALS} required)."
         )
-        _save(
-            part, figures, sweep_figures.importance_bars(drawn), fig_dir, "sensitivity_importances", caption
-        )
+        _save(part, sensitivity_figures.importance_bars(drawn), fig_dir, "sensitivity_importances", caption)
     return part
 
 
-def _save(part: SensitivityPart, figures: Any, fig: Figure, fig_dir: Path, name: str, caption: str) -> None:
+def _save(part: SensitivityPart, fig: Figure, fig_dir: Path, name: str, caption: str) -> None:
     png, _pdf = figures.save(fig, fig_dir, name)
-    part.figures.append((name, caption, png))
+    part.figures.append(ReportFigure(name, caption, png))
 
 
-def _robustness_table(points: pd.DataFrame) -> Any:
-    from benchmark.report.render import Cell, Table
-
+def _robustness_table(points: pd.DataFrame) -> Table:
     rows: list[list[Any]] = []
     for (method, param, dataset, noise, rate), g in points.groupby(
         ["method", "param", "dataset", "noise", "rate"], sort=True
@@ -263,10 +269,11 @@ def _robustness_table(points: pd.DataFrame) -> Any:
         protocol=(
             f"{METRIC} (test metric at the epoch chosen on the selection split); per point the mean over "
             "seeds; range = max − min of the point means; plateau = the contiguous points around the best "
-            "whose mean lies within the best point's 95 % t interval (in decades on a log axis)"
+            "whose mean lies within the best point's 95 % t interval, width = its extent (in decades on a "
+            "log axis), pts = its grid points"
         ),
-        header=["method", "hyperparameter", "cell", "points", "best value", "best mean", "range",
-                "plateau", "plateau width", "plateau points", "base", "base on plateau"],
+        header=["method", "param", "cell", "points", "best at", "best mean", "range", "plateau", "width",
+                "pts", "base", "base on plateau"],
         rows=[[Cell(str(v)) for v in row] for row in rows],
         key="sensitivity_robustness",
     )  # fmt: skip

@@ -1,4 +1,5 @@
-"""Figures of the sensitivity sweeps (matplotlib objects, no pyplot state; saved by ``benchmark.figures``)."""
+"""Figures of the sensitivity sweeps (matplotlib objects, no pyplot state; saved by
+:func:`benchmark.report.figures.save`)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ def sensitivity_curves(
     """One method's 1-D sweeps on one (dataset, noise): rows = hyperparameters, columns = noise rates.
 
     Args:
-        points: :func:`benchmark.sweeps.report.curve_points` rows of that method, dataset and noise.
-        tuned: (tuned cell id, "searched") → the tuned best values (a star where the parameter was tuned).
+        points: :func:`benchmark.report.sensitivity.curve_points` rows of that method, dataset and noise.
+        tuned: (tuned cell id, "searched") → the tuned best values (a red dashed line where the study
+            tuned the parameter: the tuned optimum was chosen with the other parameters tuned too, so it
+            marks a value, not a point of this curve).
         reference: (dataset, noise, rate) → CE's mean (a dotted line).
     """
     params = list(dict.fromkeys(points["param"]))
@@ -51,15 +54,8 @@ def sensitivity_curves(
                 ax.axvline(float(base), color="0.3", lw=1, label="base value")
             dataset, noise, method = g["dataset"].iloc[0], g["noise"].iloc[0], g["method"].iloc[0]
             best = tuned.get((f"{dataset}/{noise}/{rate:g}/{method}", "searched"), {}).get(param)
-            if numeric and isinstance(best, int | float):
-                ax.plot(
-                    [float(best)],
-                    [float(np.nanmax(g["mean"]))],
-                    "*",
-                    color="C3",
-                    ms=12,
-                    label="tuned optimum",
-                )
+            if numeric and isinstance(best, int | float) and not isinstance(best, bool):
+                ax.axvline(float(best), color="C3", ls="--", lw=1.2, label="tuned optimum")
             ce = reference.get((str(dataset), str(noise), float(rate)))
             if ce is not None:
                 ax.axhline(ce, color="0.5", ls=":", lw=1, label="CE (mean)")
@@ -71,8 +67,13 @@ def sensitivity_curves(
                 ax.set_xticks(x, [str(v) for v in g["x0"]])
             ax.set_xlabel(param)
             ax.set_ylabel(f"test {metric}" if j == 0 else "")
+            low, high = int(g["n"].min()), int(g["n"].max())
+            seeds = f"{low}" if low == high else f"{low}–{high}"
+            derived = base is None or (isinstance(base, float) and not np.isfinite(base))
             ax.set_title(
-                f"rate {rate:g}, n = {int(g['n'].min())}–{int(g['n'].max())} seeds", fontsize="small"
+                f"rate {rate:g}, n = {seeds} seeds per point"
+                + ("\nbase: derived by the method" if derived else ""),
+                fontsize="small",
             )
     handles: dict[str, Any] = {}
     for ax in axes.ravel():
@@ -96,9 +97,11 @@ def sensitivity_heatmap(points: pd.DataFrame, *, title: str = "") -> Figure:
         for _, row in g.iterrows():
             grid[ys.index(row["x1"]), xs.index(row["x0"])] = row["mean"]
         image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
+        middle = float(np.nanmean([np.nanmin(grid), np.nanmax(grid)]))
         for (r, c), value in np.ndenumerate(grid):
-            if np.isfinite(value):
-                ax.text(c, r, f"{value:.1f}", ha="center", va="center", color="w", fontsize="small")
+            if np.isfinite(value):  # dark text on viridis' light upper half, white on its dark lower half
+                color = "k" if value > middle else "w"
+                ax.text(c, r, f"{value:.1f}", ha="center", va="center", color=color, fontsize="small")
         ax.set_xticks(range(len(xs)), [f"{v:.3g}" if isinstance(v, float) else str(v) for v in xs])
         ax.set_yticks(range(len(ys)), [f"{v:.3g}" if isinstance(v, float) else str(v) for v in ys])
         ax.set_xlabel(params[0])
@@ -113,7 +116,7 @@ def importance_bars(cells: Sequence[Any]) -> Figure:
     """fANOVA and PED-ANOVA importances side by side, one panel per cell, its trial count in the title.
 
     Args:
-        cells: ``benchmark.sweeps.report.CellImportance`` objects (``cell``, ``trials``, ``fanova``,
+        cells: ``benchmark.report.sensitivity.CellImportance`` objects (``cell``, ``trials``, ``fanova``,
             ``ped_anova``).
     """
     cols = min(3, len(cells))
