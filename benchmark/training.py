@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from baselines._base import LossMethod, MethodContext
 from benchmark.data._base import PreparedData, Recipe
 from benchmark.engine.batching import Inputs, index_batches
 from benchmark.engine.device import keep_freed_memory, peak_memory_mb, reset_peak_memory, resolve_device
@@ -45,6 +44,7 @@ from benchmark.engine.schedules import Schedule
 from benchmark.engine.summary import summarise_history
 from benchmark.errors import HyperparameterError
 from benchmark.health import COLLAPSE_CV, run_health, weight_spread
+from benchmark.method import LossMethod, MethodContext
 from benchmark.models import build_model
 from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunResult, RunSpec
@@ -290,7 +290,7 @@ class RunLoop:
         self, *, augmented: bool = False, checkpoint: str = "current"
     ) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
         """Outputs of every model on the training set in index order, and noisy targets
-        (``baselines._base.TrainPredictor``)."""
+        (``benchmark.method.TrainPredictor``)."""
         predict = self._predict_augmented if augmented else lambda m: self._predict(m, self.train_plain)
         if checkpoint != "best" or self.best is None:
             return [predict(m) for m in self.models], self.y_train
