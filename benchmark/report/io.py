@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import DataCorruptError, DataMissingError, StudyConfigError
+from benchmark.naming import METRICS, default_mlflow_uri, default_optuna_url, higher_is_better
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -99,13 +100,13 @@ def load_results(study_dir: Path) -> pd.DataFrame:
                     f"{path}: column {col} must be numeric, got {df[col].iloc[row]!r} in data row {row + 1}"
                 )
             df[col] = converted.astype(float)
-    bad_metric = sorted(set(df["metric"].astype(str)) - {"acc", "mae"})
+    bad_metric = sorted(set(df["metric"].astype(str)) - set(METRICS))
     if bad_metric:
-        raise DataCorruptError(f"{path}: column metric must be acc or mae, got {bad_metric[0]!r}")
+        raise DataCorruptError(f"{path}: column metric must be {' or '.join(METRICS)}, got {bad_metric[0]!r}")
     if "status" in df.columns:
         df = df[df["status"].fillna("ok").astype(str) == "ok"]
     df = df.copy()
-    df["higher_is_better"] = df["metric"].astype(str) == "acc"
+    df["higher_is_better"] = df["metric"].astype(str).map(higher_is_better).astype(bool)
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
@@ -200,7 +201,7 @@ def _recorded(study: dict[str, Any], key: str) -> str | None:
 def mlflow_uri(study_dir: Path, study: dict[str, Any]) -> str:
     """The MLflow tracking URI recorded in study.json, else the embedded default."""
     found = _recorded(study, "mlflow") or _find_key(study, ("tracking_uri", "mlflow_tracking_uri"))
-    return found or f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+    return found or default_mlflow_uri(study_dir)
 
 
 def optuna_storage_url(study_dir: Path, study: dict[str, Any]) -> str:
@@ -208,8 +209,7 @@ def optuna_storage_url(study_dir: Path, study: dict[str, Any]) -> str:
     found = _recorded(study, "optuna") or _find_key(study, ("optuna_storage", "storage_url"))
     if found:
         return found
-    journal = study_dir / "optuna.journal"
-    return str(journal.resolve()) if journal.is_file() else f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
+    return default_optuna_url(study_dir)
 
 
 def is_nan(value: Any) -> bool:

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.config import Cell
 from benchmark.health import tuning_failures
+from benchmark.naming import task_direction
 from benchmark.runs import RunResult
 from benchmark.space import Choice
 from benchmark.study.plan import StudyPlan, study_name
@@ -94,7 +95,7 @@ def _create_tune_study(plan: StudyPlan, storage: Any, cell: Cell) -> optuna.Stud
         study_name=study_name(cell, "tune"),
         sampler=SlotSeededSampler(plan.study.config.tuning.sampler_seed),
         pruner=make_pruner(plan.study.config.tuning.pruner, plan.study.config.tuning.prune_startup_trials),
-        direction="maximize" if cell.task == "classification" else "minimize",
+        direction=task_direction(cell.task),
         load_if_exists=True,
     )
 
@@ -111,7 +112,7 @@ def _create_repeat_study(storage: Any, cell: Cell) -> optuna.Study:
     return optuna.create_study(
         storage=storage,
         study_name=study_name(cell, "repeats"),
-        direction="maximize" if cell.task == "classification" else "minimize",
+        direction=task_direction(cell.task),
         load_if_exists=True,
     )
 
@@ -221,7 +222,7 @@ def best_trial(tune: optuna.Study, cell: Cell) -> FrozenTrial | None:
     done = [t for t in budget_trials(tune.get_trials(deepcopy=False)) if t.state == TrialState.COMPLETE]
     if not done:
         return None
-    sign = -1.0 if cell.task == "classification" else 1.0
+    sign = -1.0 if task_direction(cell.task) == "maximize" else 1.0
     return min(done, key=lambda t: (sign * float(t.value or 0.0), t.number))
 
 
