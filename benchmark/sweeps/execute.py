@@ -36,7 +36,7 @@ from benchmark.study.ledger import (
 from benchmark.study.parents import cell_tags
 from benchmark.study.plan import StudyPlan, study_name
 from benchmark.sweeps.spec import BASE_TUNED, SweepCell
-from benchmark.tuning import ATTR, count_trials, owner_id, recover_dead_trials
+from benchmark.tuning import ATTR, count_trials, has_queued_seed, owner_id, recover_dead_trials
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -180,8 +180,7 @@ def run_sweep(worker: SweepWorker, cell: SweepCell) -> None:
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(ATTR["owner"], owner_id())
-        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-        if "fixed_params" not in frozen.system_attrs:  # the queue was empty when this trial started
+        if not has_queued_seed(trial):  # the queue was empty when this trial started
             trial.set_user_attr(ATTR["surplus"], True)
             raise Surplus("no queued point")
         point = {a.param: trial.suggest_categorical(a.param, list(a.values)) for a in cell.axes}
