@@ -20,10 +20,15 @@ from benchmark.naming import METRICS, default_mlflow_uri, default_optuna_url, hi
 __all__ = [
     "METRIC_COLUMNS",
     "REQUIRED_COLUMNS",
+    "comparison_baselines",
     "load_results",
     "load_study_json",
+    "method_names",
+    "method_order",
+    "method_weight_kinds",
     "mlflow_uri",
     "optuna_storage_url",
+    "registered_method",
     "resolve_study_dir",
 ]
 
@@ -128,6 +133,55 @@ def label_protocols(df: pd.DataFrame) -> pd.DataFrame:
 def base_method(label: str) -> str:
     """The registry name of a (possibly protocol-labelled) method."""
     return label.split(" [", 1)[0]
+
+
+def method_order(df: pd.DataFrame) -> list[str]:
+    """The methods (labels) of results rows in their first appearance: the study file's order, as the
+    runner writes the rows cell by cell in that order."""
+    return list(dict.fromkeys(df["method"].astype(str))) if "method" in df else []
+
+
+def method_names(study: dict[str, Any]) -> dict[str, str]:
+    """Label → registered method, from study.json's method entries (``x: {method: discrimloss, ...}``
+    maps ``x`` to ``discrimloss``; an entry without ``method`` is its own name). Empty without study.json."""
+    config = study.get("config")
+    methods = config.get("methods") if isinstance(config, dict) else None
+    if not isinstance(methods, dict):
+        return {}
+    names = {}
+    for label, entry in methods.items():
+        name = entry.get("method") if isinstance(entry, dict) else None
+        names[str(label)] = str(name) if name else str(label)
+    return names
+
+
+def registered_method(label: str, names: dict[str, str]) -> str:
+    """The registered method behind a results label (protocol-labelled ones included,
+    ``"x [paper-official]"``): ``names`` (:func:`method_names`) says, else the label is the name."""
+    base = base_method(label)
+    return names.get(base, base)
+
+
+def method_weight_kinds(labels: list[str], names: dict[str, str]) -> dict[str, str | None]:
+    """Label → what its method's per-sample weights are (``LossMethod.weight_kind``, asked of the
+    registered method, so a labelled variant gets its method's figures); None: no weights or not installed."""
+    from benchmark.registry import method_weight_kind  # the methods (torch): only when weights are drawn
+
+    return {label: method_weight_kind(registered_method(label, names)) for label in labels}
+
+
+def comparison_baselines(df: pd.DataFrame) -> list[str]:
+    """The labels the paired comparisons measure the others against, in the study's order: those that
+    are a registered method's own name whose method says ``comparison_baseline`` (a labelled variant is
+    compared, not a baseline)."""
+    from benchmark.registry import method_class
+
+    found = []
+    for label in method_order(df):
+        cls = method_class(label)
+        if cls is not None and cls.comparison_baseline:
+            found.append(label)
+    return found
 
 
 def check_complete_rows(path: Path) -> None:
