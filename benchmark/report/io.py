@@ -114,6 +114,8 @@ def load_results(study_dir: Path) -> pd.DataFrame:
     df["higher_is_better"] = df["metric"].astype(str).map(higher_is_better).astype(bool)
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
+    if "registered_method" in df.columns:  # absent from results.csv files written before the column
+        df["registered_method"] = df["registered_method"].fillna("").astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
     return label_protocols(df).reset_index(drop=True)
 
@@ -141,15 +143,19 @@ def method_order(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(df["method"].astype(str))) if "method" in df else []
 
 
-def method_names(study: dict[str, Any]) -> dict[str, str]:
+def method_names(study: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, str]:
     """Label → registered method, from study.json's method entries (``x: {method: discrimloss, ...}``
-    maps ``x`` to ``discrimloss``; an entry without ``method`` is its own name). Empty without study.json."""
+    maps ``x`` to ``discrimloss``; an entry without ``method`` is its own name), then for labels study.json
+    lacks from results.csv's ``registered_method`` column (``df`` of :func:`load_results`, before or after
+    its protocol labels). Empty when neither says."""
+    names: dict[str, str] = {}
+    if df is not None and "registered_method" in df:
+        for label, name in zip(df["method"].astype(str), df["registered_method"], strict=True):
+            if isinstance(name, str) and name:
+                names.setdefault(base_method(label), name)
     config = study.get("config")
     methods = config.get("methods") if isinstance(config, dict) else None
-    if not isinstance(methods, dict):
-        return {}
-    names = {}
-    for label, entry in methods.items():
+    for label, entry in (methods if isinstance(methods, dict) else {}).items():
         name = entry.get("method") if isinstance(entry, dict) else None
         names[str(label)] = str(name) if name else str(label)
     return names

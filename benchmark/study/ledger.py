@@ -277,8 +277,8 @@ def result_row(
     used = json.dumps({**params, **resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method_label, "seed": spec.seed, "selection": cell.selection,
-        "protocol": cell.protocol, "metric": result.metric,
+        "method": cell.method_label, "registered_method": cell.method, "seed": spec.seed,
+        "selection": cell.selection, "protocol": cell.protocol, "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,

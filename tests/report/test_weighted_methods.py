@@ -48,7 +48,17 @@ def test_a_labelled_variant_maps_to_its_registered_method(tmp_path: Path) -> Non
     assert names == {"ce": "ce", "x": "discrimloss", "discrimloss": "discrimloss"}
     assert registered_method("x [paper-official]", names) == "discrimloss"
     assert registered_method("unknown-label", names) == "unknown-label"
-    assert method_names({}) == {}  # no study.json: every label is its own name
+    assert method_names({}) == {}  # neither study.json nor results.csv says: every label is its own name
+
+
+def test_results_csv_names_the_registered_method_beside_the_label() -> None:
+    df = _relabelled()
+    df.loc[df["method"] == "x", "registered_method"] = "discrimloss"
+    df.loc[df.index[0], "method"] = "x [paper-official]"  # a protocol label keeps its entry's method
+    df.loc[df.index[0], "registered_method"] = "discrimloss"
+    assert method_names({}, df) == {"ce": "ce", "x": "discrimloss", "discrimloss": "discrimloss"}
+    kinds = method_weight_kinds(method_order(df), method_names({}, df))
+    assert kinds["x"] == kinds["x [paper-official]"] == "continuous" and kinds["ce"] is None
 
 
 def test_a_labelled_discrimloss_variant_gets_the_weight_figures_of_discrimloss(tmp_path: Path) -> None:
