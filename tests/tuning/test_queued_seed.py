@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from optuna.storages import RetryFailedTrialCallback
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from benchmark.tuning import ATTR, has_queued_seed
@@ -30,7 +30,7 @@ def test_the_retry_of_a_queued_trial_keeps_its_seed() -> None:
     dead = study.ask()
     dead.suggest_int("seed", 0, 10)
     study.tell(dead, state=TrialState.FAIL)
-    RetryFailedTrialCallback(max_retry=None)(study, study.trials[dead.number])
+    RetryHeartbeatStaleTrialCallback(max_retry=None)(study, study.trials[dead.number])  # the runner's retry
     retry = study.ask()
     assert retry.number != dead.number
     assert has_queued_seed(retry)
