@@ -33,6 +33,7 @@ class CE(LossMethod):
     name = "ce"
     Params = Params
     hardness_reference = True
+    comparison_baseline = True  # the plain loss every robust method must beat
 
     @classmethod
     def presets(cls) -> dict[str, dict[str, Any]]:

@@ -217,6 +217,7 @@ class DiscrimLoss(LossMethod):
     name = "discrimloss"
     Params = Params
     weight_kind = "continuous"
+    comparison_baseline = True  # the method the paper (and this benchmark) sets out to reproduce
 
     def __init__(self, params: MethodParams, ctx: MethodContext) -> None:
         super().__init__(params, ctx)

@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from benchmark.naming import higher_is_better
+
 __all__ = [
     "CLEAN_DROP_PP",
     "COLLAPSE_CV",
@@ -117,7 +119,7 @@ def run_health(
     late = {k: v for k, v in schedule.items() if not v < epochs}
     for name, epoch in sorted(late.items()):
         failures.append(f"schedule {name} ends at epoch {epoch:.3g}, after the {epochs} epochs")
-    higher = metric == "acc"
+    higher = higher_is_better(metric)
     clean = [float(r.get(f"train/{metric}_clean", math.nan)) for r in history]
     loss = [float(r.get("train/loss", math.nan)) for r in history]
     finite = [v for v in clean if math.isfinite(v)]

@@ -182,7 +182,8 @@ class LossMethod(abc.ABC):
 
     What a method knows about itself, and the core asks instead of naming methods:
     ``tasks`` (task support), ``n_models``, ``weight_kind`` (what :meth:`sample_weights` means),
-    ``hardness_reference`` (its clean-label runs define per-sample hardness), :meth:`presets`,
+    ``hardness_reference`` (its clean-label runs define per-sample hardness), ``comparison_baseline``
+    (the report pairs every other method against it), :meth:`presets`,
     :meth:`search_space` and :meth:`official_params`.
     """
 
@@ -195,6 +196,9 @@ class LossMethod(abc.ABC):
     hardness_reference: ClassVar[bool] = False
     """Whether this method's clean-label (rate 0) runs give the per-sample hardness the diagnostics of
     the other cells use: true for the plain task loss only."""
+    comparison_baseline: ClassVar[bool] = False
+    """Whether the report's paired comparisons measure every other method of a cell against this one (on
+    matched seeds): the plain task loss, and the method a study sets out to reproduce."""
     keeps_best_checkpoint: bool = False
     """Whether the engine must keep a copy of the models of the best epoch so far (by the run's
     selection split) for ``predict_train(checkpoint="best")``; off by default, as it costs a copy."""

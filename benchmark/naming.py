@@ -11,15 +11,22 @@ from pathlib import Path
 from typing import Literal
 
 __all__ = [
+    "METRICS",
+    "MLFLOW_ARTIFACTS",
     "MLFLOW_DB",
     "OPTUNA_JOURNAL",
     "OPTUNA_SQLITE",
     "SELECTIONS",
     "SELECTION_SERIES",
+    "default_mlflow_uri",
+    "default_optuna_url",
+    "higher_is_better",
     "is_journal_url",
     "is_local_storage_url",
+    "is_sqlite_url",
     "journal_path",
     "selection_series",
+    "sqlite_url",
     "task_direction",
     "task_metric",
 ]
@@ -27,10 +34,36 @@ __all__ = [
 OPTUNA_JOURNAL = "optuna.journal"  # the default Optuna store of a study folder with several local workers
 OPTUNA_SQLITE = "optuna.db"  # the default Optuna store of a study folder run by one process
 MLFLOW_DB = "mlflow.db"  # the default MLflow store of a study folder
+MLFLOW_ARTIFACTS = "mlartifacts"  # the default MLflow artifact folder of a study folder
+METRICS = ("acc", "mae")  # every task's headline metric (:func:`task_metric`)
 
 # selection rule -> the per-epoch series whose best epoch it picks ({m}: the task's metric)
 SELECTION_SERIES = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 SELECTIONS = tuple(SELECTION_SERIES)
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file, absolute so that any working folder reads the same file."""
+    return f"sqlite:///{path.resolve()}"
+
+
+def is_sqlite_url(url: str) -> bool:
+    """``sqlite:///…`` (with or without a driver, ``sqlite+pysqlite://``): one process only."""
+    return url.startswith("sqlite")
+
+
+def default_mlflow_uri(folder: Path) -> str:
+    """The MLflow store of a study folder when none is named: :data:`MLFLOW_DB` in it."""
+    return sqlite_url(folder / MLFLOW_DB)
+
+
+def default_optuna_url(folder: Path, *, several_workers: bool = False) -> str:
+    """The Optuna store of a study folder when none is named: its journal when one exists or several
+    local workers share the study, else its SQLite file."""
+    journal = folder / OPTUNA_JOURNAL
+    if journal.exists() or several_workers:
+        return str(journal.resolve())
+    return sqlite_url(folder / OPTUNA_SQLITE)
 
 
 def is_journal_url(url: str) -> bool:
@@ -45,12 +78,17 @@ def journal_path(url: str) -> Path:
 
 def is_local_storage_url(url: str) -> bool:
     """SQLite or a journal file: workers on this host only, dead ones recognised by their process id."""
-    return url.startswith("sqlite") or is_journal_url(url)
+    return is_sqlite_url(url) or is_journal_url(url)
 
 
 def task_metric(task: str) -> Literal["acc", "mae"]:
     """The headline metric of a task: accuracy for classification, mean absolute error otherwise."""
     return "acc" if task == "classification" else "mae"
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a metric of :data:`METRICS` is better higher (accuracy) or lower (mean absolute error)."""
+    return metric == "acc"
 
 
 def task_direction(task: str) -> Literal["maximize", "minimize"]:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from benchmark.errors import DiscrimBenchError, StudyConfigError, short
+from benchmark.naming import is_journal_url, journal_path
 from benchmark.output_files import folder_problem
 
 if TYPE_CHECKING:
@@ -130,8 +131,8 @@ def _creatable_folder(folder: Path, what: str) -> None:
 def _optuna_url(url: str, out: Path) -> None:
     """SQLite and journal files need a folder that exists or will be created; RDB servers must answer."""
     scheme = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
-    if url.startswith("journal://") or url.endswith(".journal"):
-        _creatable_folder(Path(url.removeprefix("journal://")).parent, f"the journal folder of {short(url)}")
+    if is_journal_url(url):
+        _creatable_folder(journal_path(url).parent, f"the journal folder of {short(url)}")
     elif scheme == "sqlite":
         _sqlite_folder(url, out, "Optuna")
     elif scheme in _RDB_SCHEMES:

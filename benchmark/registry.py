@@ -40,6 +40,7 @@ __all__ = [
     "Entry",
     "Registry",
     "load_builtin_components",
+    "method_class",
     "method_weight_kind",
 ]
 
@@ -201,7 +202,14 @@ def load_builtin_components() -> None:
         registry.names()
 
 
+def method_class(name: str) -> type[LossMethod] | None:
+    """The registered class of method ``name``; None for one not registered here (a results file from a
+    plugin not installed, or a study's label that is not a method's name)."""
+    return METHODS.get(name) if name in METHODS else None
+
+
 def method_weight_kind(name: str) -> WeightKind | None:
     """What the per-sample weights of method ``name`` are (``LossMethod.weight_kind``); None for a method
     without weights or one not registered here (a results file from a plugin not installed)."""
-    return METHODS.get(name).weight_kind if name in METHODS else None
+    cls = method_class(name)
+    return cls.weight_kind if cls is not None else None

@@ -114,7 +114,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "dataset",
     "noise",  # noise generator name
     "rate",  # nominal rate
-    "method",
+    "method",  # the study's label of the method entry (the method's name when it has no label of its own)
+    "registered_method",  # the registered method behind the label (LossMethod.name)
     "seed",
     "selection",  # how hyperparameters were selected: noisy-val | clean-val | test-oracle
     "protocol",  # tuned | paper-official (the official per-cell hyperparameters, fixed: benchmark.config)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchmark.errors import TrackingError
+from benchmark.naming import MLFLOW_ARTIFACTS, default_mlflow_uri
 from benchmark.tracking_tags import OWNER_TAG, REPLACES_TAG, UNIT_TAG
 
 __all__ = [
@@ -400,6 +401,6 @@ def make_tracker(uri: str | None, experiment: str, folder: Path, clients: int = 
     artifact_location = None
     if uri is None:
         folder.mkdir(parents=True, exist_ok=True)
-        uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
-        artifact_location = (folder / "mlartifacts").resolve().as_uri()
+        uri = default_mlflow_uri(folder)
+        artifact_location = (folder / MLFLOW_ARTIFACTS).resolve().as_uri()
     return MlflowTracker(uri, experiment, artifact_location, clients)

@@ -34,7 +34,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from baselines._base import LossMethod, MethodContext
 from benchmark.data._base import PreparedData, Recipe
 from benchmark.engine.batching import Inputs, index_batches
 from benchmark.engine.device import keep_freed_memory, peak_memory_mb, reset_peak_memory, resolve_device
@@ -45,14 +44,15 @@ from benchmark.engine.schedules import Schedule
 from benchmark.engine.summary import summarise_history
 from benchmark.errors import HyperparameterError
 from benchmark.health import COLLAPSE_CV, run_health, weight_spread
+from benchmark.method import LossMethod, MethodContext
 from benchmark.models import build_model
+from benchmark.naming import SELECTIONS, higher_is_better, selection_series, task_metric
 from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunResult, RunSpec
 from benchmark.seeding import seed_streams
 
-__all__ = ["SELECTIONS", "RunLoop", "planned_schedule", "start_run", "train_run"]
+__all__ = ["RunLoop", "planned_schedule", "start_run", "train_run"]
 
-SELECTIONS = {"noisy-val": "val/{m}", "clean-val": "val/{m}_clean", "test-oracle": "test/{m}"}
 EpochCallback = Callable[[int, dict[str, float]], None]
 
 
@@ -167,7 +167,7 @@ class RunLoop:
     ) -> None:
         self.spec, self.data, self.recipe, self.device = spec, data, recipe, device
         self.models, self.method = models, method
-        self.metric = "acc" if data.task == "classification" else "mae"
+        self.metric = task_metric(data.task)
         self.optimizers = [build_optimizer(recipe, m.parameters()) for m in models]
         norm = (recipe.normalize_mean, recipe.normalize_std)
         self.train_x = Inputs(data.train.x, device, *norm, recipe.augment, recipe.crop_padding)
@@ -209,7 +209,7 @@ class RunLoop:
     # ---- phases ---------------------------------------------------------------------------------
 
     def run(self, selection: str, on_epoch: EpochCallback | None, progress: bool) -> RunResult:
-        self.selection_key = SELECTIONS[selection].format(m=self.metric)
+        self.selection_key = selection_series(selection, self.data.task)
         reset_peak_memory(self.device)
         history: list[dict[str, float]] = []
         train_s: list[float] = []
@@ -290,7 +290,7 @@ class RunLoop:
         self, *, augmented: bool = False, checkpoint: str = "current"
     ) -> tuple[Sequence[torch.Tensor], torch.Tensor]:
         """Outputs of every model on the training set in index order, and noisy targets
-        (``baselines._base.TrainPredictor``)."""
+        (``benchmark.method.TrainPredictor``)."""
         predict = self._predict_augmented if augmented else lambda m: self._predict(m, self.train_plain)
         if checkpoint != "best" or self.best is None:
             return [predict(m) for m in self.models], self.y_train
@@ -311,7 +311,7 @@ class RunLoop:
         value = row[self.selection_key]
         if not math.isfinite(value):
             return
-        sign = 1.0 if self.metric == "acc" else -1.0
+        sign = 1.0 if higher_is_better(self.metric) else -1.0
         if self.best is None or sign * value > sign * self.best[0]:
             states = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in self.models]
             self.best = (value, states)
@@ -370,7 +370,7 @@ class RunLoop:
         self, history: list[dict[str, float]], status: str, reason: str | None, selection: str,
         wall: float, train_s: list[float],
     ) -> RunResult:  # fmt: skip
-        higher = self.metric == "acc"
+        higher = higher_is_better(self.metric)
         weights = self.method.sample_weights()
         health = run_health(
             history, self.metric, self.recipe.epochs, self.method.schedule_epochs(),
@@ -380,7 +380,7 @@ class RunLoop:
         return RunResult(
             spec=self.spec, status=status, metric=self.metric, higher_is_better=higher,  # type: ignore[arg-type]
             history=history, reason=reason,
-            **summarise_history(history, self.metric, SELECTIONS[selection].format(m=self.metric), higher),  # type: ignore[arg-type]
+            **summarise_history(history, self.metric, selection_series(selection, self.data.task), higher),  # type: ignore[arg-type]
             realised_rate=float(self.data.realised_rate), noisy_labels_sha256=self.data.noisy_labels_sha256,
             wall_time_s=wall, samples_per_s=len(self.y_train) * len(train_s) / max(sum(train_s), 1e-12),
             peak_memory_mb=peak_memory_mb(self.device), device=str(self.device),

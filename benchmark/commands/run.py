@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from benchmark import interrupts
-from benchmark.naming import MLFLOW_DB
+from benchmark.naming import MLFLOW_ARTIFACTS, default_mlflow_uri
 from benchmark.study_reader import parse_study_text, preset_names, read_study_source
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ def describe_plan(plan) -> str:  # type: ignore[no-untyped-def]
     lines.append(f"optuna storage: {mask_url(plan.storage_url)} (workers: {plan.workers})")
     uri = plan.tracking_uri
     if uri is None:
-        uri = f"sqlite:///{(plan.out / MLFLOW_DB).resolve()} (artifacts {plan.out / 'mlartifacts'})"
+        uri = f"{default_mlflow_uri(plan.out)} (artifacts {plan.out / MLFLOW_ARTIFACTS})"
     lines.append(f"mlflow: {mask_url(uri)}")
     lines.append("dry run: nothing was written")
     return "\n".join(lines)

@@ -2,8 +2,10 @@
 
 Every function builds a :class:`matplotlib.figure.Figure` directly (thread-safe, no global figure
 registry to leak) and returns it, so tests can inspect axes, lines and legends; :func:`save` writes PNG and
-PDF. One colour per method everywhere, from seaborn's colour-blind-safe "colorblind" palette, with the
-five built-in methods pinned to fixed colours so figures of different studies agree too.
+PDF. One colour per method everywhere, from seaborn's colour-blind-safe "colorblind" palette. Methods come
+in the order a caller gives (the study's, :func:`benchmark.report.io.method_order`), else in the order of
+the installed methods (the registry's names), labels of no installed method after them sorted; colours
+follow the installed methods' order, so figures of different studies agree too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from matplotlib.ticker import MaxNLocator
 from benchmark import stats
 
 __all__ = [
-    "KNOWN_METHODS",
     "auroc_curves",
     "cd_diagram",
     "group_curves",
@@ -38,23 +39,31 @@ __all__ = [
     "weight_groups",
 ]
 
-KNOWN_METHODS = ("ce", "gce", "superloss", "coteaching", "discrimloss")
+
+def _installed_methods() -> list[str]:
+    """The registered methods' names (built-ins and installed plugins), sorted."""
+    from benchmark.registry import METHODS  # loads the methods' modules: only once a figure asks
+
+    return METHODS.names()
 
 
-def method_colors(methods: Sequence[str]) -> dict[str, tuple[float, float, float]]:
-    """A stable method → colour map: built-in methods keep their slot, others follow in sorted order."""
+def method_colors(
+    methods: Sequence[str], order: Sequence[str] | None = None
+) -> dict[str, tuple[float, float, float]]:
+    """A stable method → colour map: the methods of ``order`` (default: the installed methods) keep their
+    slot whatever else a figure shows, others follow in sorted order."""
     palette = sns.color_palette("colorblind", 10)
-    extra = sorted(m for m in set(methods) if m not in KNOWN_METHODS)
-    order = [*KNOWN_METHODS, *extra]
-    return {m: tuple(palette[order.index(m) % len(palette)]) for m in methods}  # type: ignore[misc]
+    base = list(dict.fromkeys(_installed_methods() if order is None else order))
+    slots = [*base, *sorted(m for m in set(methods) if m not in base)]
+    return {m: tuple(palette[slots.index(m) % len(palette)]) for m in methods}  # type: ignore[misc]
 
 
-def ordered(methods: Iterable[str]) -> list[str]:
-    """Methods in the built-in order (CE first, DiscrimLoss last), then others sorted: legends and panels
-    read the same way in every figure and in the headline table."""
+def ordered(methods: Iterable[str], order: Sequence[str] | None = None) -> list[str]:
+    """``methods`` in ``order`` (default: the installed methods' order), then the others sorted: legends
+    and panels read the same way in every figure and in the headline table."""
     present = set(methods)
-    known = [m for m in KNOWN_METHODS if m in present]
-    return known + sorted(m for m in present if m not in KNOWN_METHODS)
+    base = list(dict.fromkeys(_installed_methods() if order is None else order))
+    return [m for m in base if m in present] + sorted(present - set(base))
 
 
 def save(fig: Figure, folder: Path, name: str) -> list[Path]:

@@ -15,14 +15,20 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import DataCorruptError, DataMissingError, StudyConfigError
+from benchmark.naming import METRICS, default_mlflow_uri, default_optuna_url, higher_is_better
 
 __all__ = [
     "METRIC_COLUMNS",
     "REQUIRED_COLUMNS",
+    "comparison_baselines",
     "load_results",
     "load_study_json",
+    "method_names",
+    "method_order",
+    "method_weight_kinds",
     "mlflow_uri",
     "optuna_storage_url",
+    "registered_method",
     "resolve_study_dir",
 ]
 
@@ -99,15 +105,17 @@ def load_results(study_dir: Path) -> pd.DataFrame:
                     f"{path}: column {col} must be numeric, got {df[col].iloc[row]!r} in data row {row + 1}"
                 )
             df[col] = converted.astype(float)
-    bad_metric = sorted(set(df["metric"].astype(str)) - {"acc", "mae"})
+    bad_metric = sorted(set(df["metric"].astype(str)) - set(METRICS))
     if bad_metric:
-        raise DataCorruptError(f"{path}: column metric must be acc or mae, got {bad_metric[0]!r}")
+        raise DataCorruptError(f"{path}: column metric must be {' or '.join(METRICS)}, got {bad_metric[0]!r}")
     if "status" in df.columns:
         df = df[df["status"].fillna("ok").astype(str) == "ok"]
     df = df.copy()
-    df["higher_is_better"] = df["metric"].astype(str) == "acc"
+    df["higher_is_better"] = df["metric"].astype(str).map(higher_is_better).astype(bool)
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
+    if "registered_method" in df.columns:  # absent from results.csv files written before the column
+        df["registered_method"] = df["registered_method"].fillna("").astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
     return label_protocols(df).reset_index(drop=True)
 
@@ -127,6 +135,59 @@ def label_protocols(df: pd.DataFrame) -> pd.DataFrame:
 def base_method(label: str) -> str:
     """The registry name of a (possibly protocol-labelled) method."""
     return label.split(" [", 1)[0]
+
+
+def method_order(df: pd.DataFrame) -> list[str]:
+    """The methods (labels) of results rows in their first appearance: the study file's order, as the
+    runner writes the rows cell by cell in that order."""
+    return list(dict.fromkeys(df["method"].astype(str))) if "method" in df else []
+
+
+def method_names(study: dict[str, Any], df: pd.DataFrame | None = None) -> dict[str, str]:
+    """Label → registered method, from study.json's method entries (``x: {method: discrimloss, ...}``
+    maps ``x`` to ``discrimloss``; an entry without ``method`` is its own name), then for labels study.json
+    lacks from results.csv's ``registered_method`` column (``df`` of :func:`load_results`, before or after
+    its protocol labels). Empty when neither says."""
+    names: dict[str, str] = {}
+    if df is not None and "registered_method" in df:
+        for label, name in zip(df["method"].astype(str), df["registered_method"], strict=True):
+            if isinstance(name, str) and name:
+                names.setdefault(base_method(label), name)
+    config = study.get("config")
+    methods = config.get("methods") if isinstance(config, dict) else None
+    for label, entry in (methods if isinstance(methods, dict) else {}).items():
+        name = entry.get("method") if isinstance(entry, dict) else None
+        names[str(label)] = str(name) if name else str(label)
+    return names
+
+
+def registered_method(label: str, names: dict[str, str]) -> str:
+    """The registered method behind a results label (protocol-labelled ones included,
+    ``"x [paper-official]"``): ``names`` (:func:`method_names`) says, else the label is the name."""
+    base = base_method(label)
+    return names.get(base, base)
+
+
+def method_weight_kinds(labels: list[str], names: dict[str, str]) -> dict[str, str | None]:
+    """Label → what its method's per-sample weights are (``LossMethod.weight_kind``, asked of the
+    registered method, so a labelled variant gets its method's figures); None: no weights or not installed."""
+    from benchmark.registry import method_weight_kind  # the methods (torch): only when weights are drawn
+
+    return {label: method_weight_kind(registered_method(label, names)) for label in labels}
+
+
+def comparison_baselines(df: pd.DataFrame) -> list[str]:
+    """The labels the paired comparisons measure the others against, in the study's order: those that
+    are a registered method's own name whose method says ``comparison_baseline`` (a labelled variant is
+    compared, not a baseline)."""
+    from benchmark.registry import method_class
+
+    found = []
+    for label in method_order(df):
+        cls = method_class(label)
+        if cls is not None and cls.comparison_baseline:
+            found.append(label)
+    return found
 
 
 def check_complete_rows(path: Path) -> None:
@@ -200,7 +261,7 @@ def _recorded(study: dict[str, Any], key: str) -> str | None:
 def mlflow_uri(study_dir: Path, study: dict[str, Any]) -> str:
     """The MLflow tracking URI recorded in study.json, else the embedded default."""
     found = _recorded(study, "mlflow") or _find_key(study, ("tracking_uri", "mlflow_tracking_uri"))
-    return found or f"sqlite:///{(study_dir / 'mlflow.db').resolve()}"
+    return found or default_mlflow_uri(study_dir)
 
 
 def optuna_storage_url(study_dir: Path, study: dict[str, Any]) -> str:
@@ -208,8 +269,7 @@ def optuna_storage_url(study_dir: Path, study: dict[str, Any]) -> str:
     found = _recorded(study, "optuna") or _find_key(study, ("optuna_storage", "storage_url"))
     if found:
         return found
-    journal = study_dir / "optuna.journal"
-    return str(journal.resolve()) if journal.is_file() else f"sqlite:///{(study_dir / 'optuna.db').resolve()}"
+    return default_optuna_url(study_dir)
 
 
 def is_nan(value: Any) -> bool:

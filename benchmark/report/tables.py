@@ -17,7 +17,7 @@ import pandas as pd
 
 from benchmark import stats
 from benchmark.report.figures import ordered
-from benchmark.report.io import METRIC_COLUMNS, is_nan
+from benchmark.report.io import METRIC_COLUMNS, comparison_baselines, is_nan, method_order
 from benchmark.report.render import Cell, Table
 
 __all__ = [
@@ -186,7 +186,7 @@ def summary_table(summary: pd.DataFrame, df: pd.DataFrame) -> Table:
 def headline_table(summary: pd.DataFrame, df: pd.DataFrame, column: str = "test_best_val") -> Table:
     """The paper-layout table: one row per (dataset, noise, rate), one column per method, mean ± std;
     bold = best of the row, ≈ = not significantly different from it (the marks of :func:`cell_summary`)."""
-    methods = ordered(summary["method"].unique().tolist())
+    methods = ordered(summary["method"].unique().tolist(), method_order(df))
     header = ["dataset", "noise", "rate", *methods]
     rows: list[list[Cell]] = []
     for (dataset, noise, rate), group in summary.groupby(GROUP, sort=True):
@@ -217,9 +217,12 @@ def headline_table(summary: pd.DataFrame, df: pd.DataFrame, column: str = "test_
 
 
 def paired_comparisons(
-    df: pd.DataFrame, *, column: str = "test_best_val", baselines: Sequence[str] = ("ce", "discrimloss")
+    df: pd.DataFrame, *, column: str = "test_best_val", baselines: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Each method against each baseline per group, on matched seeds, Holm-corrected across the table."""
+    """Each method against each baseline per group, on matched seeds, Holm-corrected across the table;
+    by default the baselines are the methods that say so (:func:`.io.comparison_baselines`)."""
+    if baselines is None:
+        baselines = comparison_baselines(df)
     rows = []
     for key, group in df.groupby(GROUP, sort=True):
         methods = sorted(group["method"].unique())

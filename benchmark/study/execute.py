@@ -10,7 +10,8 @@ import numpy as np
 import optuna
 
 from benchmark import interrupts
-from benchmark.config import SELECTION_SERIES, Cell
+from benchmark.config import Cell
+from benchmark.naming import selection_series
 from benchmark.runs import RunResult, RunSpec
 from benchmark.study.hardness import HardnessStore
 from benchmark.study.ledger import resolved
@@ -74,7 +75,7 @@ class RunExecutor:
             "transition": data.transition, "noisy_labels_sha256": data.noisy_labels_sha256,
         })  # fmt: skip
         self.tracker.log_json(run_id, "environment.json", self.env)
-        series = SELECTION_SERIES[cell.selection].format(m="acc" if cell.task == "classification" else "mae")
+        series = selection_series(cell.selection, cell.task)
         tuning = self.plan.study.config.tuning
         warmup, completed = 0, 0
         if trial is not None:

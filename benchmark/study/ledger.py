@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark import interrupts
 from benchmark.config import Cell
 from benchmark.health import tuning_failures
+from benchmark.naming import task_direction
 from benchmark.runs import RunResult
 from benchmark.space import Choice
 from benchmark.study.plan import StudyPlan, study_name
@@ -95,7 +96,7 @@ def _create_tune_study(plan: StudyPlan, storage: Any, cell: Cell) -> optuna.Stud
         study_name=study_name(cell, "tune"),
         sampler=SlotSeededSampler(plan.study.config.tuning.sampler_seed),
         pruner=make_pruner(plan.study.config.tuning.pruner, plan.study.config.tuning.prune_startup_trials),
-        direction="maximize" if cell.task == "classification" else "minimize",
+        direction=task_direction(cell.task),
         load_if_exists=True,
     )
 
@@ -112,7 +113,7 @@ def _create_repeat_study(storage: Any, cell: Cell) -> optuna.Study:
     return optuna.create_study(
         storage=storage,
         study_name=study_name(cell, "repeats"),
-        direction="maximize" if cell.task == "classification" else "minimize",
+        direction=task_direction(cell.task),
         load_if_exists=True,
     )
 
@@ -230,7 +231,7 @@ def best_trial(tune: optuna.Study, cell: Cell) -> FrozenTrial | None:
     done = [t for t in budget_trials(tune.get_trials(deepcopy=False)) if t.state == TrialState.COMPLETE]
     if not done:
         return None
-    sign = -1.0 if cell.task == "classification" else 1.0
+    sign = -1.0 if task_direction(cell.task) == "maximize" else 1.0
     return min(done, key=lambda t: (sign * float(t.value or 0.0), t.number))
 
 
@@ -285,8 +286,8 @@ def result_row(
     used = json.dumps({**params, **resolved(result)}, sort_keys=True, default=str)
     values = {
         "study": cell.study, "dataset": cell.dataset, "noise": cell.noise, "rate": cell.rate,
-        "method": cell.method_label, "seed": spec.seed, "selection": cell.selection,
-        "protocol": cell.protocol, "metric": result.metric,
+        "method": cell.method_label, "registered_method": cell.method, "seed": spec.seed,
+        "selection": cell.selection, "protocol": cell.protocol, "metric": result.metric,
         "higher_is_better": result.higher_is_better, "test_last": result.test_last,
         "test_best_val": result.test_best_val, "test_oracle": result.test_oracle, "val_best": result.val_best,
         "best_val_epoch": result.best_val_epoch, "realised_rate": result.realised_rate,

@@ -8,6 +8,13 @@ from pathlib import Path
 
 from benchmark.config import Cell, ResolvedStudy
 from benchmark.errors import StudyConfigError
+from benchmark.naming import (
+    OPTUNA_JOURNAL,
+    OPTUNA_SQLITE,
+    default_optuna_url,
+    is_local_storage_url,
+    is_sqlite_url,
+)
 from benchmark.preflight import preflight
 
 __all__ = ["StudyPlan", "plan_study", "study_name"]
@@ -47,24 +54,18 @@ def plan_study(
     out = study.out
     url = storage or study.config.storage.optuna
     if url is None:
-        journal, sqlite = out / "optuna.journal", out / "optuna.db"
-        if sqlite.exists() and not journal.exists():
-            if workers > 1:
-                raise StudyConfigError(
-                    f"{out} already holds a SQLite Optuna store (optuna.db), which is for one process only; "
-                    "rerun without --workers or pass --storage"
-                )
-            url = f"sqlite:///{sqlite.resolve()}"
-        elif journal.exists() or workers > 1:
-            url = str(journal.resolve())
-        else:
-            url = f"sqlite:///{sqlite.resolve()}"
-    elif url.startswith("sqlite") and workers > 1:
+        if workers > 1 and (out / OPTUNA_SQLITE).exists() and not (out / OPTUNA_JOURNAL).exists():
+            raise StudyConfigError(
+                f"{out} already holds a SQLite Optuna store ({OPTUNA_SQLITE}), which is for one process "
+                "only; rerun without --workers or pass --storage"
+            )
+        url = default_optuna_url(out, several_workers=workers > 1)
+    elif is_sqlite_url(url) and workers > 1:
         raise StudyConfigError(
             f"--storage {url} is SQLite, which is for one process; use a journal or PostgreSQL"
         )
     tracking = tracking_uri if tracking_uri is not None else study.config.storage.mlflow
-    local = url.startswith("sqlite") or url.endswith(".journal") or url.startswith("journal://")
+    local = is_local_storage_url(url)
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     plan = StudyPlan(study, url, tracking, workers, local, threads)
     preflight(plan)  # the dry run and the real run both stop here on anything the run would refuse
@@ -72,5 +73,5 @@ def plan_study(
 
 
 def study_name(cell: Cell, kind: str) -> str:
-    """The Optuna study of one cell: ``kind`` is ``tune`` or ``repeats``."""
+    """The Optuna study of one cell: ``kind`` is ``tune``, ``repeats`` or (a sweep cell) ``sweep``."""
     return f"{cell.study}/{cell.cell_id}/{kind}"

@@ -39,7 +39,7 @@ from benchmark.study.parents import finish_parent, parent_of
 from benchmark.study.plan import StudyPlan
 from benchmark.sweeps import execute as sweeps
 from benchmark.tracking import Tracker, make_tracker
-from benchmark.tuning import ATTR, claim_slot, owner_id, suggest
+from benchmark.tuning import ATTR, claim_slot, has_queued_seed, owner_id, suggest
 
 __all__ = ["Worker", "work"]
 
@@ -96,8 +96,7 @@ class Worker:
 
         def objective(trial: optuna.Trial) -> float:
             trial.set_user_attr(ATTR["owner"], owner_id())
-            frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-            if "seed" not in frozen.params and "seed" not in frozen.system_attrs.get("fixed_params", {}):
+            if not has_queued_seed(trial):
                 trial.set_user_attr(ATTR["surplus"], True)
                 raise Surplus("no queued seed")
             seed = trial.suggest_int("seed", 0, SEED_MAX)

@@ -22,6 +22,7 @@ import optuna
 from optuna.trial import TrialState
 
 from benchmark.cells import Cell
+from benchmark.naming import task_direction
 from benchmark.output_files import atomic_write
 from benchmark.study.ledger import (
     Diverged,
@@ -33,9 +34,9 @@ from benchmark.study.ledger import (
     unstick_study,
 )
 from benchmark.study.parents import cell_tags
-from benchmark.study.plan import StudyPlan
+from benchmark.study.plan import StudyPlan, study_name
 from benchmark.sweeps.spec import BASE_TUNED, SweepCell
-from benchmark.tuning import ATTR, count_trials, owner_id, recover_dead_trials
+from benchmark.tuning import ATTR, count_trials, has_queued_seed, owner_id, recover_dead_trials
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -83,7 +84,7 @@ _STUDIES: dict[tuple[int, str], optuna.Study] = {}
 
 def sweep_study(storage: Any, cell: SweepCell) -> optuna.Study:
     """The cell's Optuna study (created on first use, cached per storage)."""
-    name = f"{cell.study}/{cell.cell_id}/sweep"
+    name = study_name(cell, "sweep")
     key = (id(storage), name)
     if key not in _STUDIES:
         space: dict[str, list[Any]] = {a.param: list(a.values) for a in cell.axes}
@@ -93,7 +94,7 @@ def sweep_study(storage: Any, cell: SweepCell) -> optuna.Study:
             study_name=name,
             sampler=optuna.samplers.GridSampler(space, seed=0),
             pruner=optuna.pruners.NopPruner(),  # a sweep measures every point: nothing is pruned
-            direction="maximize" if cell.task == "classification" else "minimize",
+            direction=task_direction(cell.task),
             load_if_exists=True,
         )
     return _STUDIES[key]
@@ -179,8 +180,7 @@ def run_sweep(worker: SweepWorker, cell: SweepCell) -> None:
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(ATTR["owner"], owner_id())
-        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-        if "fixed_params" not in frozen.system_attrs:  # the queue was empty when this trial started
+        if not has_queued_seed(trial):  # the queue was empty when this trial started
             trial.set_user_attr(ATTR["surplus"], True)
             raise Surplus("no queued point")
         point = {a.param: trial.suggest_categorical(a.param, list(a.values)) for a in cell.axes}
@@ -267,11 +267,7 @@ def sweep_line(storage: Any, cell: SweepCell) -> str:
     means = {p: float(np.mean(v)) for p, v in by_point.items()}
     if not means:
         return f"done {cell.cell_id}: no run finished"
-    best = (
-        max(means, key=means.__getitem__)
-        if cell.task == "classification"
-        else min(means, key=means.__getitem__)
-    )
+    best = (max if task_direction(cell.task) == "maximize" else min)(means, key=means.__getitem__)
     low, high = min(means.values()), max(means.values())
     return (
         f"done {cell.cell_id}: {len(means)} points × {len(cell.seeds)} seeds, test {low:.2f} … {high:.2f}, "

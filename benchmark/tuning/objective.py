@@ -30,7 +30,7 @@ def suggest(trial: optuna.Trial, space: Mapping[str, Distribution]) -> dict[str,
 
 
 def has_queued_seed(trial: optuna.Trial) -> bool:
-    """Whether a repeat trial was queued with a seed (``enqueue_trial`` with the seed attribute, or a
-    retry of such a trial, which copies its user attributes): a repeat trial without one was started by
-    a worker racing past the queue, and is surplus."""
+    """Whether a repeat or sweep trial was queued with a seed (``enqueue_trial`` with the seed user
+    attribute, or a retry of such a trial, which copies its user attributes): one without it was started
+    by a worker racing past an empty queue, and is surplus. Reads only Optuna's public trial API."""
     return ATTR["seed"] in trial.user_attrs

@@ -25,7 +25,7 @@ import optuna
 from optuna.storages import BaseStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 
 from benchmark.errors import TrackingError
-from benchmark.naming import is_journal_url, journal_path
+from benchmark.naming import is_journal_url, is_sqlite_url, journal_path
 
 __all__ = [
     "RECONNECT_S",
@@ -81,7 +81,7 @@ def open_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
             path = journal_path(url)
             path.parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(str(path)))
-        if url.startswith("sqlite"):
+        if is_sqlite_url(url):
             return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
         if is_rdb_url(url):
             retry = RetryHeartbeatStaleTrialCallback(max_retry=None)

@@ -45,7 +45,8 @@ def make_results(study: str = "fixture") -> pd.DataFrame:
                 v = best_val(method, rate, i)
                 row = dict.fromkeys(RESULT_COLUMNS, "")
                 row.update(
-                    study=study, dataset="mnist", noise="permute-block", rate=rate, method=method, seed=seed,
+                    study=study, dataset="mnist", noise="permute-block", rate=rate, method=method,
+                    registered_method=method, seed=seed,
                     selection="noisy-val", metric="acc", higher_is_better=True, test_last=v - 0.5,
                     test_best_val=v, test_oracle=v + 1.0, val_best=v - 2, best_val_epoch=10,
                     realised_rate=round(rate * 0.9, 3), auroc_noisy_clean=0.5, auroc_noisy_hard=0.5,
@@ -103,8 +104,9 @@ def make_big_results(study: str = "big") -> pd.DataFrame:
                         v = 90 - 40 * rate + k + float(rng.normal())
                         row = dict.fromkeys(RESULT_COLUMNS, "")
                         row.update(
-                            study=study, dataset=dataset, noise=noise, rate=rate, method=method, seed=seed,
-                            selection="noisy-val", metric="acc", higher_is_better=True, test_last=v - 1,
+                            study=study, dataset=dataset, noise=noise, rate=rate, method=method,
+                            registered_method=method, seed=seed, selection="noisy-val", metric="acc",
+                            higher_is_better=True, test_last=v - 1,
                             test_best_val=v, test_oracle=v + 1, val_best=v, best_val_epoch=5,
                             realised_rate=rate * 0.9, status="ok", epochs=20, n_trials=8, params="{}",
                             noisy_labels_sha256=f"{dataset}{noise}{rate}{seed}", wall_time_s=1.0, model="mlp",

@@ -1,0 +1,92 @@
+"""The report asks the registered method behind a label, never a list of names: a labelled DiscrimLoss
+variant (``x: {method: discrimloss, preset: ablation-no-es}``) gets DiscrimLoss's weight kind, the study's
+method order leads the headline table, and the paired-comparison baselines are the methods that say so.
+
+The study.json is written as the runner writes it (the resolved study's config, dumped to JSON)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.config import resolve_study
+from benchmark.report.io import (
+    comparison_baselines,
+    load_study_json,
+    method_names,
+    method_order,
+    method_weight_kinds,
+    registered_method,
+)
+from benchmark.report.tables import cell_summary, headline_table, paired_comparisons
+from tests.report.conftest import make_results
+
+STUDY: dict[str, Any] = {
+    "name": "labelled",
+    "datasets": {"digits": {}},
+    "noises": {"sym-excl": {"rates": [0.4]}},
+    "methods": {
+        "ce": {},
+        "x": {"method": "discrimloss", "preset": "ablation-no-es"},
+        "discrimloss": {"preset": "paper"},
+    },
+    "seeds": [1],
+}
+
+
+def _study_json(tmp_path: Path) -> dict[str, Any]:
+    config = resolve_study(STUDY).config.model_dump(mode="json")
+    (tmp_path / "study.json").write_text(json.dumps({"study": "labelled", "config": config}))
+    return load_study_json(tmp_path)
+
+
+def test_a_labelled_variant_maps_to_its_registered_method(tmp_path: Path) -> None:
+    names = method_names(_study_json(tmp_path))
+    assert names == {"ce": "ce", "x": "discrimloss", "discrimloss": "discrimloss"}
+    assert registered_method("x [paper-official]", names) == "discrimloss"
+    assert registered_method("unknown-label", names) == "unknown-label"
+    assert method_names({}) == {}  # neither study.json nor results.csv says: every label is its own name
+
+
+def test_results_csv_names_the_registered_method_beside_the_label() -> None:
+    df = _relabelled()
+    df.loc[df["method"] == "x", "registered_method"] = "discrimloss"
+    df.loc[df.index[0], "method"] = "x [paper-official]"  # a protocol label keeps its entry's method
+    df.loc[df.index[0], "registered_method"] = "discrimloss"
+    assert method_names({}, df) == {"ce": "ce", "x": "discrimloss", "discrimloss": "discrimloss"}
+    kinds = method_weight_kinds(method_order(df), method_names({}, df))
+    assert kinds["x"] == kinds["x [paper-official]"] == "continuous" and kinds["ce"] is None
+
+
+def test_a_labelled_discrimloss_variant_gets_the_weight_figures_of_discrimloss(tmp_path: Path) -> None:
+    names = method_names(_study_json(tmp_path))
+    kinds = method_weight_kinds(["ce", "x", "x [paper-official]", "discrimloss"], names)
+    assert kinds == {
+        "ce": None,
+        "x": "continuous",
+        "x [paper-official]": "continuous",
+        "discrimloss": "continuous",
+    }
+    # without the study's mapping the label names no method, so it would get no weight figure
+    assert method_weight_kinds(["x"], {}) == {"x": None}
+
+
+def _relabelled() -> pd.DataFrame:
+    """The report fixture with gce renamed to the label x: rows in the study's order ce, x, discrimloss."""
+    df = make_results()
+    df["method"] = df["method"].replace({"gce": "x"})
+    return df[df["status"] == "ok"].reset_index(drop=True)
+
+
+def test_the_study_order_leads_the_headline_and_only_methods_that_say_so_are_baselines() -> None:
+    df = _relabelled()
+    assert method_order(df) == ["ce", "x", "discrimloss"]
+    assert comparison_baselines(df) == ["ce", "discrimloss"]  # the variant x is compared, not a baseline
+    table = headline_table(cell_summary(df, n_resamples=99), df)
+    assert table.header[-3:] == ["ce", "x", "discrimloss"]
+    pairs = paired_comparisons(df)
+    assert set(pairs["baseline"]) == {"ce", "discrimloss"}
+    assert set(pairs.loc[pairs["baseline"] == "ce", "method"]) == {"x", "discrimloss"}
