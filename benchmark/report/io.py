@@ -115,7 +115,8 @@ def load_results(study_dir: Path) -> pd.DataFrame:
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
     if "registered_method" in df.columns:  # absent from results.csv files written before the column
-        df["registered_method"] = df["registered_method"].fillna("").astype(str)
+        named = df["registered_method"].astype(object)  # an all-blank column is read as float NaN
+        df["registered_method"] = named.where(named.notna(), "").astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
     return label_protocols(df).reset_index(drop=True)
 

@@ -85,7 +85,7 @@ def make_report(
         add_result_figures(report, df, fig_dir)
         add_health(report, df, study, out)
         _step(bar, "curves from MLflow")
-        add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), fig_dir)
+        add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), df, study, fig_dir)
         _step(bar, "tuning curves from Optuna")
         add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
     _step(bar, "sensitivity sweeps")

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 import benchmark.report.figures as figures
 from benchmark.report.document import Report, ReportFigure
 from benchmark.report.health import budget_health
+from benchmark.report.io import method_names, method_weight_kinds
 from benchmark.report.reference import compare_references, reference_tables, reproduced_model
 from benchmark.report.sensitivity import INTRO as SENSITIVITY_INTRO
 from benchmark.report.sensitivity import sensitivity_part
@@ -35,14 +36,6 @@ __all__ = [
     "add_tables",
     "add_tuning_figures",
 ]
-
-
-def _trust_weighted(method: str) -> bool:
-    """Whether ``method``'s per-sample weights are a real-valued trust, the kind the weight-distribution
-    figure compares (asked of the method: ``LossMethod.weight_kind``)."""
-    from benchmark.registry import method_weight_kind  # the methods (torch): only once curves are drawn
-
-    return method_weight_kind(method) == "continuous"
 
 
 def add_health(report: Report, df: pd.DataFrame, study: dict[str, Any], out: Path) -> None:
@@ -118,7 +111,12 @@ def add_result_figures(report: Report, df: pd.DataFrame, fig_dir: Path) -> None:
         report.notes.append("Critical-difference diagram skipped: needs ≥ 2 methods on ≥ 1 complete cell.")
 
 
-def add_curve_figures(report: Report, hist: Histories, fig_dir: Path) -> None:
+def add_curve_figures(
+    report: Report, hist: Histories, df: pd.DataFrame, study: dict[str, Any], fig_dir: Path
+) -> None:
+    """Memorisation, weight and AUROC curves per cell, and the per-sample weight distributions of the
+    methods whose weights are a real-valued trust (``LossMethod.weight_kind``), asked of the registered
+    method behind each label (``study`` and ``df`` say which), so a labelled variant gets its method's."""
     if hist.note:
         report.notes.append(f"Curve figures: {hist.note}.")
     if hist.curves.empty:
@@ -141,7 +139,9 @@ def add_curve_figures(report: Report, hist: Histories, fig_dir: Path) -> None:
         if diag and sub[diag].notna().any().any():
             fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}")
             _keep(report, "curves", fig, fig_dir, f"auroc_{tag}", f"Diagnostic AUROCs over epochs, {where}.")
-    weighted = {str(m) for m in hist.runs["method"].unique() if _trust_weighted(str(m))}
+    labels = [str(m) for m in hist.runs["method"].unique()]
+    kinds = method_weight_kinds(labels, method_names(study, df))
+    weighted = {label for label, kind in kinds.items() if kind == "continuous"}
     runs = hist.runs[hist.runs["method"].isin(weighted)]
     for (dataset, noise), sub in runs.groupby(["dataset", "noise"], sort=True):
         rate = float(sub["rate"].max())  # the hardest rate shows the separation best
