@@ -87,7 +87,7 @@ def make_report(
         _step(bar, "curves from MLflow")
         add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), df, study, fig_dir)
         _step(bar, "tuning curves from Optuna")
-        add_tuning_figures(report, optuna_storage_url(study_dir, study), name, fig_dir)
+        add_tuning_figures(report, df, optuna_storage_url(study_dir, study), name, fig_dir)
     _step(bar, "sensitivity sweeps")
     add_sensitivity(report, study_dir, fig_dir)
     _step(bar, "writing " + ", ".join(formats))

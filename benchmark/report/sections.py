@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 import benchmark.report.figures as figures
 from benchmark.report.document import Report, ReportFigure
 from benchmark.report.health import budget_health
-from benchmark.report.io import method_names, method_weight_kinds
+from benchmark.report.io import method_names, method_order, method_weight_kinds
 from benchmark.report.reference import compare_references, reference_tables, reproduced_model
 from benchmark.report.sensitivity import INTRO as SENSITIVITY_INTRO
 from benchmark.report.sensitivity import sensitivity_part
@@ -82,12 +82,15 @@ def _keep(report: Report, section: str, fig: Figure, fig_dir: Path, name: str, c
 
 
 def add_result_figures(report: Report, df: pd.DataFrame, fig_dir: Path) -> None:
+    """Metric against rate and the critical-difference diagram; legends and colours in the study's
+    method order (:func:`.io.method_order`), as in the headline table."""
     summary = report.summary
+    order = method_order(df)
     for section, col, label in (
         ("headline", "test_best_val", "best-val epoch"),
         ("details", "test_last", "last epoch"),
     ):
-        fig = figures.metric_vs_rate(summary, col, label)
+        fig = figures.metric_vs_rate(summary, col, label, order=order)
         _keep(
             report,
             section,
@@ -98,7 +101,7 @@ def add_result_figures(report: Report, df: pd.DataFrame, fig_dir: Path) -> None:
         )
     analysis = report.analysis
     if analysis is not None and len(analysis.ranks) >= 2 and analysis.scores.shape[0] >= 1:
-        fig = figures.cd_diagram(analysis.ranks, analysis.pairwise_p)
+        fig = figures.cd_diagram(analysis.ranks, analysis.pairwise_p, order=order)
         _keep(
             report,
             "ranks",
@@ -121,23 +124,24 @@ def add_curve_figures(
         report.notes.append(f"Curve figures: {hist.note}.")
     if hist.curves.empty:
         return
+    order = method_order(df)
     for (dataset, noise, rate), sub in hist.curves.groupby(["dataset", "noise", "rate"], sort=True):
         tag = f"{dataset}_{noise}_{rate:g}"
         where = f"{dataset} / {noise} / rate {rate:g}"
         if _has(sub, figures.MEMO_SERIES):
-            fig = figures.memorisation_curves(sub, title=f"Memorisation, {where}")
+            fig = figures.memorisation_curves(sub, title=f"Memorisation, {where}", order=order)
             caption = (
                 f"Memorisation, {where}: training accuracy of the corrupted samples on their true and on "
                 "their noisy labels, and of the clean samples (mean over seeds, band: range)."
             )
             _keep(report, "curves", fig, fig_dir, f"memorisation_{tag}", caption)
         if _has(sub, {"diag/weight_corrupted_mean": None}):  # rate 0 has no corrupted sample to compare
-            fig = figures.weight_evolution(sub, title=f"Per-sample weights over epochs, {where}")
+            fig = figures.weight_evolution(sub, title=f"Per-sample weights over epochs, {where}", order=order)
             caption = f"Mean per-sample weight of clean and corrupted samples over epochs, {where}."
             _keep(report, "curves", fig, fig_dir, f"weight_evolution_{tag}", caption)
         diag = [k for k in ("diag/auroc_noisy_clean", "diag/auroc_noisy_hard") if k in sub]
         if diag and sub[diag].notna().any().any():
-            fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}")
+            fig = figures.auroc_curves(sub, title=f"Diagnostic AUROCs, {where}", order=order)
             _keep(report, "curves", fig, fig_dir, f"auroc_{tag}", f"Diagnostic AUROCs over epochs, {where}.")
     labels = [str(m) for m in hist.runs["method"].unique()]
     kinds = method_weight_kinds(labels, method_names(study, df))
@@ -153,7 +157,7 @@ def add_curve_figures(
                 samples[str(run["method"])] = got
         if samples:
             where = f"{dataset} / {noise} / rate {rate:g}, seed {int(chosen['seed'].min())}"
-            fig = figures.weight_distributions(samples, title=f"Per-sample weights, {where}")
+            fig = figures.weight_distributions(samples, title=f"Per-sample weights, {where}", order=order)
             _keep(
                 report,
                 "curves",
@@ -172,7 +176,9 @@ def _has(curves: pd.DataFrame, keys: Mapping[str, object]) -> bool:
     return any(k in curves and curves[k].notna().any() for k in keys)
 
 
-def add_tuning_figures(report: Report, storage: str, name: str, fig_dir: Path) -> None:
+def add_tuning_figures(report: Report, df: pd.DataFrame, storage: str, name: str, fig_dir: Path) -> None:
+    """Tuning curves and importances per cell group, the methods in the study's order (``df``)."""
+    order = method_order(df)
     cells, note = load_tuning(storage, name)
     if note:
         report.notes.append(f"Tuning figures: {note}.")
@@ -184,7 +190,7 @@ def add_tuning_figures(report: Report, storage: str, name: str, fig_dir: Path) -
         values = {c.method: c.values for c in members if c.values}
         if values:
             fig = figures.tuning_curves(
-                values, higher_is_better=members[0].higher_is_better, title=f"Tuning, {group}"
+                values, higher_is_better=members[0].higher_is_better, title=f"Tuning, {group}", order=order
             )
             _keep(
                 report,
@@ -202,6 +208,7 @@ def add_tuning_figures(report: Report, storage: str, name: str, fig_dir: Path) -
                 {c.method: c.importances for c in drawn},
                 trials=trials,
                 title=f"Hyperparameter importances, {group}",
+                order=order,
             )
             counts = ", ".join(f"{m} {n}" for m, n in trials.items())
             caption = (
