@@ -20,6 +20,7 @@ from benchmark.naming import METRICS, default_mlflow_uri, default_optuna_url, hi
 __all__ = [
     "METRIC_COLUMNS",
     "REQUIRED_COLUMNS",
+    "baseline_methods",
     "comparison_baselines",
     "load_results",
     "load_study_json",
@@ -177,18 +178,20 @@ def method_weight_kinds(labels: list[str], names: dict[str, str]) -> dict[str, s
     return {label: method_weight_kind(registered_method(label, names)) for label in labels}
 
 
+def baseline_methods() -> list[str]:
+    """The installed methods that say ``comparison_baseline``, by name: what the paired comparisons look
+    for in a study."""
+    from benchmark.registry import METHODS, method_class
+
+    return [n for n in METHODS.names() if (cls := method_class(n)) is not None and cls.comparison_baseline]
+
+
 def comparison_baselines(df: pd.DataFrame) -> list[str]:
     """The labels the paired comparisons measure the others against, in the study's order: those that
     are a registered method's own name whose method says ``comparison_baseline`` (a labelled variant is
     compared, not a baseline)."""
-    from benchmark.registry import method_class
-
-    found = []
-    for label in method_order(df):
-        cls = method_class(label)
-        if cls is not None and cls.comparison_baseline:
-            found.append(label)
-    return found
+    wanted = set(baseline_methods())
+    return [label for label in method_order(df) if label in wanted]
 
 
 def check_complete_rows(path: Path) -> None:

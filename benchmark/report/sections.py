@@ -13,7 +13,13 @@ from matplotlib.figure import Figure
 import benchmark.report.figures as figures
 from benchmark.report.document import Report, ReportFigure
 from benchmark.report.health import budget_health
-from benchmark.report.io import method_names, method_order, method_weight_kinds
+from benchmark.report.io import (
+    baseline_methods,
+    comparison_baselines,
+    method_names,
+    method_order,
+    method_weight_kinds,
+)
 from benchmark.report.reference import compare_references, reference_tables, reproduced_model
 from benchmark.report.sensitivity import INTRO as SENSITIVITY_INTRO
 from benchmark.report.sensitivity import sensitivity_part
@@ -57,9 +63,7 @@ def add_tables(
     report.sections["details"].tables.append(summary_table(summary, df))
     pairs = paired_comparisons(df)
     if pairs.empty:
-        report.notes.append(
-            "Paired comparisons skipped: no cell has CE or DiscrimLoss next to another method."
-        )
+        report.notes.append(f"Paired comparisons skipped: {_no_pairs_reason(df)}.")
     else:
         pairs.to_csv(out / "paired.csv", index=False)
         report.sections["details"].tables.append(paired_table(pairs, df))
@@ -74,6 +78,18 @@ def add_tables(
     }
     joined, rejected, skipped = compare_references(summary, refs, models, epochs)
     report.sections["reference"].tables.extend(reference_tables(joined, rejected, skipped, protocol_text(df)))
+
+
+def _no_pairs_reason(df: pd.DataFrame) -> str:
+    """Why no paired comparison was made, naming the baselines looked for (the methods that say
+    ``comparison_baseline``)."""
+    found = comparison_baselines(df)
+    if found:
+        return f"no cell has {' or '.join(found)} next to another method"
+    wanted = baseline_methods()
+    if not wanted:
+        return "no installed method says comparison_baseline"
+    return f"the study has none of the comparison baselines {', '.join(wanted)} under its own name"
 
 
 def _keep(report: Report, section: str, fig: Figure, fig_dir: Path, name: str, caption: str) -> None:

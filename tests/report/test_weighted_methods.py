@@ -118,3 +118,31 @@ def test_the_generated_report_draws_the_weights_of_a_labelled_discrimloss_varian
     assert ("weights_mnist_permute-block_0.4" in figures) is drawn
     assert ("Per-sample weights, mnist / permute-block / rate 0.4, seed 1." in md) is drawn
     assert "weight_evolution_mnist_permute-block_0.4" in figures  # drawn from the curves, whatever x is
+
+
+@pytest.mark.parametrize(
+    ("kept", "reason"),
+    [
+        ({"ce": "ce"}, "no cell has ce next to another method"),
+        (
+            {"gce": "gce", "discrimloss": "x"},
+            "the study has none of the comparison baselines ce, discrimloss under its own name",
+        ),
+    ],
+)
+def test_the_report_names_the_baselines_it_looked_for(
+    study_dir: Path, kept: dict[str, str], reason: str
+) -> None:
+    """No paired comparison: the report's note names the baselines (the methods that say
+    comparison_baseline), a labelled DiscrimLoss variant not being one."""
+    df = make_results()
+    df = df[df["method"].isin(kept)].assign(method=lambda d: d["method"].map(kept))
+    df.to_csv(study_dir / "results.csv", index=False)
+    md = (make_report(study_dir, formats=("md",), references=[]) / "report.md").read_text(encoding="utf-8")
+    assert f"Paired comparisons skipped: {reason}." in md
+    assert "Paired comparisons against" not in md
+
+
+def test_the_paired_table_names_its_baselines(study_dir: Path) -> None:
+    md = (make_report(study_dir, formats=("md",), references=[]) / "report.md").read_text(encoding="utf-8")
+    assert "Paired comparisons against ce and discrimloss" in md and "Paired comparisons skipped" not in md
