@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 import pytest
 
+from benchmark.naming import sqlite_path
 from benchmark.report import make_report
 from benchmark.report.sources import load_histories, load_tuning
 from tests.report.conftest import write_mlflow_store
@@ -84,3 +85,17 @@ def test_tuning_from_a_journal_file(tmp_path: Path) -> None:
         f"no Optuna storage at {missing}: tuning figures skipped",
     )
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+pysqlite"])
+def test_a_missing_sqlite_store_is_reported_never_created(tmp_path: Path, scheme: str) -> None:
+    """Any SQLite URL (with a driver too) names a file: when it is absent the report says so and skips
+    those figures instead of letting MLflow or Optuna create an empty store in the study folder."""
+    path = tmp_path / "absent.db"
+    url = f"{scheme}:///{path}?timeout=5"
+    assert sqlite_path(url) == path
+    assert load_tuning(url, "fixture") == ([], f"no Optuna storage at {path}: tuning figures skipped")
+    assert load_histories(url, "fixture").note == f"no MLflow store at {path}: curve figures skipped"
+    assert not any(tmp_path.iterdir())
+    assert sqlite_path("sqlite:///:memory:") is None and sqlite_path("sqlite://") is None
+    assert sqlite_path("postgresql://u@h/db") is None
