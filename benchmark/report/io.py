@@ -22,6 +22,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "baseline_methods",
     "comparison_baselines",
+    "hardness_reference_label",
     "load_results",
     "load_study_json",
     "method_names",
@@ -192,6 +193,21 @@ def comparison_baselines(df: pd.DataFrame) -> list[str]:
     compared, not a baseline)."""
     wanted = set(baseline_methods())
     return [label for label in method_order(df) if label in wanted]
+
+
+def hardness_reference_label(labels: list[str], names: dict[str, str]) -> str | None:
+    """The label whose registered method sets ``hardness_reference`` (the plain task loss), the line
+    other methods are read against: a label that is the method's own name before a labelled variant,
+    never a protocol label (``"x [paper-official]"``); None when the study has none."""
+    from benchmark.registry import method_class
+
+    found = []
+    for label in labels:
+        cls = method_class(registered_method(label, names))
+        if label == base_method(label) and cls is not None and cls.hardness_reference:
+            found.append(label)
+    own = [label for label in found if label == registered_method(label, names)]
+    return (own or found)[0] if found else None
 
 
 def check_complete_rows(path: Path) -> None:
