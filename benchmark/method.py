@@ -195,7 +195,8 @@ class LossMethod(abc.ABC):
     """What :meth:`sample_weights` returns (None: the method weighs no sample)."""
     hardness_reference: ClassVar[bool] = False
     """Whether this method's clean-label (rate 0) runs give the per-sample hardness the diagnostics of
-    the other cells use: true for the plain task loss only."""
+    the other cells use: true for the plain task loss only (the report's sensitivity curves are read
+    against its mean too)."""
     comparison_baseline: ClassVar[bool] = False
     """Whether the report's paired comparisons measure every other method of a cell against this one (on
     matched seeds): the plain task loss, and the method a study sets out to reproduce."""

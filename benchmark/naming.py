@@ -1,5 +1,5 @@
-"""The few names that several stages must spell the same way: the study folder's store files, how an
-Optuna storage URL names a journal file, the selection rules' per-epoch series and each task's metric.
+"""The few names that several stages must spell the same way: the study folder's store files, how a store
+URL names its file (SQLite, Optuna journal), the selection rules' per-epoch series and each task's metric.
 
 Kept here, free of imports from the rest of the package, so the planner, the runner, the trainer, the
 preflight and the report read one definition instead of each keeping its own copy.
@@ -26,6 +26,7 @@ __all__ = [
     "is_sqlite_url",
     "journal_path",
     "selection_series",
+    "sqlite_path",
     "sqlite_url",
     "task_direction",
     "task_metric",
@@ -50,6 +51,15 @@ def sqlite_url(path: Path) -> str:
 def is_sqlite_url(url: str) -> bool:
     """``sqlite:///…`` (with or without a driver, ``sqlite+pysqlite://``): one process only."""
     return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (:func:`is_sqlite_url`; the inverse of :func:`sqlite_url`), None for an
+    in-memory database, a URL naming no file or one that is not SQLite."""
+    if not is_sqlite_url(url) or ":///" not in url:
+        return None
+    path = url.split(":///", 1)[1].split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def default_mlflow_uri(folder: Path) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from benchmark.errors import DiscrimBenchError, StudyConfigError, short
-from benchmark.naming import is_journal_url, journal_path
+from benchmark.naming import is_journal_url, is_sqlite_url, journal_path, sqlite_path
 from benchmark.output_files import folder_problem
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def _optuna_url(url: str, out: Path) -> None:
     scheme = url.split(":", 1)[0].split("+", 1)[0] if "://" in url else ""
     if is_journal_url(url):
         _creatable_folder(journal_path(url).parent, f"the journal folder of {short(url)}")
-    elif scheme == "sqlite":
+    elif is_sqlite_url(url):
         _sqlite_folder(url, out, "Optuna")
     elif scheme in _RDB_SCHEMES:
         _rdb_reachable(url, "Optuna storage")
@@ -145,10 +145,10 @@ def _optuna_url(url: str, out: Path) -> None:
 
 
 def _sqlite_folder(url: str, out: Path | None, what: str) -> None:
-    path = url.split(":///", 1)[1] if ":///" in url else ""
-    if not path or path == ":memory:":
+    path = sqlite_path(url)
+    if path is None:
         raise StudyConfigError(f"{short(url)} names no {what} database file (sqlite:///ABSOLUTE/PATH.db)")
-    parent = Path(path).absolute().parent
+    parent = path.absolute().parent
     inside_out = out is not None and (parent == out.absolute() or out.absolute() in parent.parents)
     if not parent.is_dir() and not inside_out:
         raise StudyConfigError(

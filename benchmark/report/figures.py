@@ -3,9 +3,9 @@
 Every function builds a :class:`matplotlib.figure.Figure` directly (thread-safe, no global figure
 registry to leak) and returns it, so tests can inspect axes, lines and legends; :func:`save` writes PNG and
 PDF. One colour per method everywhere, from seaborn's colour-blind-safe "colorblind" palette. Methods come
-in the order a caller gives (the study's, :func:`benchmark.report.io.method_order`), else in the order of
-the installed methods (the registry's names), labels of no installed method after them sorted; colours
-follow the installed methods' order, so figures of different studies agree too.
+in the ``order`` a caller gives (the report gives the study's, :func:`benchmark.report.io.method_order`, so
+legends, panels and colours read as the headline table does), else in the order of the installed methods
+(the registry's names); labels the order lacks follow, sorted. Colour slots follow the same order.
 """
 
 from __future__ import annotations
@@ -96,7 +96,11 @@ def _grid(n: int, width: float = 4.2, height: float = 3.2) -> tuple[Figure, list
 
 
 def metric_vs_rate(
-    summary: pd.DataFrame, column: str = "test_best_val", label: str = "best-val epoch"
+    summary: pd.DataFrame,
+    column: str = "test_best_val",
+    label: str = "best-val epoch",
+    *,
+    order: Sequence[str] | None = None,
 ) -> Figure:
     """Test metric against noise rate, one panel per (dataset, noise), one line per method, CI bands.
 
@@ -104,12 +108,13 @@ def metric_vs_rate(
         summary: :func:`benchmark.report.tables.cell_summary` output.
         column: which test column (``test_last``, ``test_best_val``, ``test_oracle``).
         label: how the column is named on the y axis.
+        order: the methods' order for the legend and colours (the study's, :func:`.io.method_order`).
     """
     panels = list(summary.groupby(["dataset", "noise"], sort=True))
     fig, axes = _grid(max(1, len(panels)))
-    colors = method_colors(summary["method"].unique().tolist())
+    colors = method_colors(summary["method"].unique().tolist(), order)
     for ax, ((dataset, noise), sub) in zip(axes, panels, strict=False):
-        for method in ordered(sub["method"].unique()):
+        for method in ordered(sub["method"].unique(), order):
             m = sub[sub["method"] == method].sort_values("rate")
             ax.plot(m["rate"], m[f"{column}_mean"], marker="o", color=colors[method], label=method)
             lo, hi = m[f"{column}_lo"].to_numpy(float), m[f"{column}_hi"].to_numpy(float)
@@ -125,7 +130,9 @@ def metric_vs_rate(
     return fig
 
 
-def cd_diagram(ranks: pd.Series, pairwise_p: pd.DataFrame, *, alpha: float = 0.05) -> Figure:
+def cd_diagram(
+    ranks: pd.Series, pairwise_p: pd.DataFrame, *, alpha: float = 0.05, order: Sequence[str] | None = None
+) -> Figure:
     """Critical-difference diagram (scikit-posthocs): average ranks, bars join methods whose pairwise
     Wilcoxon-Holm p ≥ alpha.
 
@@ -138,7 +145,7 @@ def cd_diagram(ranks: pd.Series, pairwise_p: pd.DataFrame, *, alpha: float = 0.0
     fig = Figure(figsize=(7.5, 1.4 + 0.4 * k), layout="constrained")
     ax = fig.subplots()
     sig = pairwise_p.copy().fillna(1.0)
-    colors = method_colors(list(ranks.index))
+    colors = method_colors(list(ranks.index), order)
     drawn = sp.critical_difference_diagram(
         ranks, sig, ax=ax, alpha=alpha, color_palette=dict(colors),
         label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
@@ -181,7 +188,10 @@ def weight_groups(
 
 
 def weight_distributions(
-    samples: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]], *, title: str = ""
+    samples: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+    *,
+    title: str = "",
+    order: Sequence[str] | None = None,
 ) -> Figure:
     """Per-sample weight distributions per method (one panel each) for the sample groups.
 
@@ -189,10 +199,12 @@ def weight_distributions(
         samples: method → (weights (n,), corrupted (n,) bool, hardness (n,) or None), e.g. from the
             ``sample_weights.npz`` artifact of one repeat run.
         title: figure title (say which dataset, noise and rate).
+        order: the methods' order for the panels and colours (the study's).
     """
     fig, axes = _grid(max(1, len(samples)))
-    colors = method_colors(list(samples))
-    for ax, (method, (w, c, h)) in zip(axes, samples.items(), strict=False):
+    colors = method_colors(list(samples), order)
+    for ax, method in zip(axes, ordered(samples, order), strict=False):
+        w, c, h = samples[method]
         groups = {k: v for k, v in weight_groups(w, c, h).items() if v.size}
         box = ax.boxplot(list(groups.values()), patch_artist=True, showfliers=False)
         ax.set_xticks(range(1, len(groups) + 1), list(groups))
@@ -206,13 +218,19 @@ def weight_distributions(
     return fig
 
 
-def _curves(histories: pd.DataFrame, keys: Sequence[str], ylabels: Sequence[str], title: str) -> Figure:
+def _curves(
+    histories: pd.DataFrame,
+    keys: Sequence[str],
+    ylabels: Sequence[str],
+    title: str,
+    order: Sequence[str] | None = None,
+) -> Figure:
     fig, axes = _grid(len(keys))
-    colors = method_colors(histories["method"].unique().tolist())
+    colors = method_colors(histories["method"].unique().tolist(), order)
     for ax, key, ylabel in zip(axes, keys, ylabels, strict=True):
         if key in histories.columns:
             means = histories.groupby(["method", "epoch"])[key].mean().dropna()
-            for method in ordered(histories["method"].unique()):
+            for method in ordered(histories["method"].unique(), order):
                 if method in means.index.get_level_values(0):
                     series = means.loc[method]
                     ax.plot(series.index, series.to_numpy(), color=colors[method], label=method)
@@ -224,18 +242,20 @@ def _curves(histories: pd.DataFrame, keys: Sequence[str], ylabels: Sequence[str]
     return fig
 
 
-def auroc_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
+def auroc_curves(histories: pd.DataFrame, *, title: str = "", order: Sequence[str] | None = None) -> Figure:
     """The two diagnostic AUROCs over epochs (mean over seeds), one line per method that has weights.
 
     Args:
         histories: long table with columns method, seed, epoch, ``diag/auroc_noisy_clean``,
             ``diag/auroc_noisy_hard``.
+        order: the methods' order for the legend and colours (the study's).
     """
     return _curves(
         histories,
         ["diag/auroc_noisy_clean", "diag/auroc_noisy_hard"],
         ["AUROC corrupted vs clean", "AUROC corrupted vs clean-hard"],
         title or "How well per-sample weights single out corrupted samples",
+        order,
     )
 
 
@@ -272,9 +292,10 @@ def _group_figure(
     ylabel: str,
     title: str,
     skip_constant: bool = False,
+    order: Sequence[str] | None = None,
 ) -> Figure:
     data = group_curves(histories, series)
-    methods = ordered(data["method"].unique()) if not data.empty else []
+    methods = ordered(data["method"].unique(), order) if not data.empty else []
     constant = [m for m in methods if skip_constant and np.ptp(data.loc[data["method"] == m, "mean"]) < 1e-9]
     methods = [m for m in methods if m not in constant]
     fig, axes = _grid(max(1, len(methods)))
@@ -297,7 +318,9 @@ def _group_figure(
     return fig
 
 
-def memorisation_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
+def memorisation_curves(
+    histories: pd.DataFrame, *, title: str = "", order: Sequence[str] | None = None
+) -> Figure:
     """The classic memorisation figure, one panel per method: training accuracy of the corrupted samples
     on their true and on their noisy labels over epochs, beside the clean samples' (mean over seeds, band:
     the seeds' range). A method that memorises shows the noisy-label curve rising as the true-label one
@@ -305,11 +328,16 @@ def memorisation_curves(histories: pd.DataFrame, *, title: str = "") -> Figure:
 
     Args:
         histories: long table with columns method, seed, epoch and the ``memo/*`` keys of MEMO_SERIES.
+        order: the methods' order for the panels (the study's).
     """
-    return _group_figure(histories, MEMO_SERIES, "training accuracy (%)", title or "Memorisation")
+    return _group_figure(
+        histories, MEMO_SERIES, "training accuracy (%)", title or "Memorisation", order=order
+    )
 
 
-def weight_evolution(histories: pd.DataFrame, *, title: str = "") -> Figure:
+def weight_evolution(
+    histories: pd.DataFrame, *, title: str = "", order: Sequence[str] | None = None
+) -> Figure:
     """Mean per-sample weight (DiscrimLoss: its σ-based weight; SuperLoss: its confidence) of the clean and
     of the corrupted training samples over epochs, one panel per method with weights; methods whose weights
     never change (CE-like, untruncated GCE) are left out and named below the panels."""
@@ -319,6 +347,7 @@ def weight_evolution(histories: pd.DataFrame, *, title: str = "") -> Figure:
         "mean per-sample weight",
         title or "Per-sample weights over epochs",
         skip_constant=True,
+        order=order,
     )
 
 
@@ -327,7 +356,11 @@ _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 
 
 def tuning_curves(
-    trial_values: Mapping[str, Sequence[float]], *, higher_is_better: bool = True, title: str = ""
+    trial_values: Mapping[str, Sequence[float]],
+    *,
+    higher_is_better: bool = True,
+    title: str = "",
+    order: Sequence[str] | None = None,
 ) -> Figure:
     """Expected best validation value against the number of trials (Dodge et al. 2019), per method.
 
@@ -336,8 +369,8 @@ def tuning_curves(
     """
     fig = Figure(figsize=(6.5, 3.8), layout="constrained")
     ax = fig.subplots()
-    colors = method_colors(list(trial_values))
-    for i, method in enumerate(ordered(list(trial_values))):
+    colors = method_colors(list(trial_values), order)
+    for i, method in enumerate(ordered(list(trial_values), order)):
         values = trial_values[method]
         curve = stats.expected_max_curve(values, higher_is_better=higher_is_better)
         if curve.size:
@@ -358,12 +391,14 @@ def param_importances(
     *,
     trials: Mapping[str, int] | None = None,
     title: str = "",
+    order: Sequence[str] | None = None,
 ) -> Figure:
     """Hyperparameter importances (Optuna) per method, one horizontal bar panel each; ``trials``: the
     completed trials each method's importances come from, stated in its panel's title."""
     fig, axes = _grid(max(1, len(importances)), width=4.0, height=2.6)
-    colors = method_colors(list(importances))
-    for ax, (method, imp) in zip(axes, importances.items(), strict=False):
+    colors = method_colors(list(importances), order)
+    for ax, method in zip(axes, ordered(importances, order), strict=False):
+        imp = importances[method]
         names = list(imp)[::-1]
         ax.barh(names, [imp[n] for n in names], color=colors[method])
         n = (trials or {}).get(method)

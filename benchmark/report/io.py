@@ -20,7 +20,9 @@ from benchmark.naming import METRICS, default_mlflow_uri, default_optuna_url, hi
 __all__ = [
     "METRIC_COLUMNS",
     "REQUIRED_COLUMNS",
+    "baseline_methods",
     "comparison_baselines",
+    "hardness_reference_label",
     "load_results",
     "load_study_json",
     "method_names",
@@ -115,7 +117,8 @@ def load_results(study_dir: Path) -> pd.DataFrame:
     for col in ("dataset", "noise", "method"):
         df[col] = df[col].astype(str)
     if "registered_method" in df.columns:  # absent from results.csv files written before the column
-        df["registered_method"] = df["registered_method"].fillna("").astype(str)
+        named = df["registered_method"].astype(object)  # an all-blank column is read as float NaN
+        df["registered_method"] = named.where(named.notna(), "").astype(str)
     df["seed"] = pd.to_numeric(df["seed"], errors="coerce").astype("Int64")
     return label_protocols(df).reset_index(drop=True)
 
@@ -176,18 +179,35 @@ def method_weight_kinds(labels: list[str], names: dict[str, str]) -> dict[str, s
     return {label: method_weight_kind(registered_method(label, names)) for label in labels}
 
 
+def baseline_methods() -> list[str]:
+    """The installed methods that say ``comparison_baseline``, by name: what the paired comparisons look
+    for in a study."""
+    from benchmark.registry import METHODS, method_class
+
+    return [n for n in METHODS.names() if (cls := method_class(n)) is not None and cls.comparison_baseline]
+
+
 def comparison_baselines(df: pd.DataFrame) -> list[str]:
     """The labels the paired comparisons measure the others against, in the study's order: those that
     are a registered method's own name whose method says ``comparison_baseline`` (a labelled variant is
     compared, not a baseline)."""
+    wanted = set(baseline_methods())
+    return [label for label in method_order(df) if label in wanted]
+
+
+def hardness_reference_label(labels: list[str], names: dict[str, str]) -> str | None:
+    """The label whose registered method sets ``hardness_reference`` (the plain task loss), the line
+    other methods are read against: a label that is the method's own name before a labelled variant,
+    never a protocol label (``"x [paper-official]"``); None when the study has none."""
     from benchmark.registry import method_class
 
     found = []
-    for label in method_order(df):
-        cls = method_class(label)
-        if cls is not None and cls.comparison_baseline:
+    for label in labels:
+        cls = method_class(registered_method(label, names))
+        if label == base_method(label) and cls is not None and cls.hardness_reference:
             found.append(label)
-    return found
+    own = [label for label in found if label == registered_method(label, names)]
+    return (own or found)[0] if found else None
 
 
 def check_complete_rows(path: Path) -> None:

@@ -1,5 +1,6 @@
 """The sensitivity section of a study report, from ``sweeps.csv`` (and ``results.csv``/``study.json`` for
-the CE reference line and the tuned optimum); a study without ``sweeps.csv`` gets no such section.
+the reference line, :func:`reference_line`, and the tuned optimum); a study without ``sweeps.csv`` gets no
+such section.
 
 * Curves: the test metric (at the epoch chosen on the study's selection split) against each swept value,
   mean and 95 % Student-t interval over seeds (:func:`benchmark.stats.t_interval`), one panel per noise
@@ -32,6 +33,13 @@ from matplotlib.figure import Figure
 import benchmark.report.figures as figures
 import benchmark.report.sensitivity_figures as sensitivity_figures
 from benchmark.report.document import ReportFigure
+from benchmark.report.io import (
+    hardness_reference_label,
+    load_results,
+    load_study_json,
+    method_names,
+    method_order,
+)
 from benchmark.report.render import Cell, Table
 from benchmark.report.sources import MIN_IMPORTANCE_TRIALS, importance_refusal
 from benchmark.sensitivity import Scale, is_log_spaced, robustness
@@ -44,6 +52,7 @@ __all__ = [
     "cell_importances",
     "curve_points",
     "load_sweeps",
+    "reference_line",
     "sensitivity_part",
 ]
 
@@ -199,18 +208,21 @@ def sensitivity_part(study_dir: Path, fig_dir: Path) -> SensitivityPart | None:
         part.notes.append("Sensitivity: no sweep run finished with a finite metric.")
         return part
     tuned = _tuned_values(Path(study_dir))
-    reference = _reference(Path(study_dir))
+    ref_label, reference = reference_line(Path(study_dir))
+    ref_caption = f", {ref_label}'s mean dotted" if reference else ""
     one_d = points[~points["param"].str.contains(",")]
     for method, sub in one_d.groupby("method", sort=False):
         for (dataset, noise), panel in sub.groupby(["dataset", "noise"], sort=True):
             where = f"{dataset} / {noise}"
-            fig = sensitivity_figures.sensitivity_curves(panel, tuned, reference, title=f"{method}, {where}")
+            fig = sensitivity_figures.sensitivity_curves(
+                panel, tuned, reference, reference_label=ref_label, title=f"{method}, {where}"
+            )
             caption = (
                 f"{method}: test {panel['metric'].iloc[0]} against each swept hyperparameter, {where}, one "
                 "panel per (hyperparameter, noise rate): mean over seeds with its 95 % t interval (solid; "
                 "epoch chosen on the study's selection split), the test-set choice (best test epoch, the "
                 "official ablation boxes' rule) dashed, the base value as a grey vertical line, the tuned "
-                "optimum (where the study tuned that hyperparameter) as a red dashed line, CE's mean dotted."
+                f"optimum (where the study tuned that hyperparameter) as a red dashed line{ref_caption}."
             )
             _save(part, fig, fig_dir, f"sensitivity_{method}_{dataset}_{noise}", caption)
     two_d = points[points["param"].str.contains(",")]
@@ -297,17 +309,20 @@ def _tuned_values(study_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return out
 
 
-def _reference(study_dir: Path) -> dict[tuple[str, str, float], float]:
-    """CE's mean test metric per (dataset, noise, rate) from results.csv, the line each curve is read
-    against (no CE in the study: no line)."""
-    path = study_dir / "results.csv"
-    if not path.is_file():
-        return {}
-    df = pd.read_csv(path)
-    ce = df[(df["method"] == "ce") & (df["status"] == "ok")]
+def reference_line(study_dir: Path) -> tuple[str, dict[tuple[str, str, float], float]]:
+    """The label of the plain task loss in the study (the method that sets ``hardness_reference``, asked
+    of the registered method behind each label: :func:`.io.hardness_reference_label`) and its mean test
+    metric per (dataset, noise, rate) from results.csv, the line each curve is read against; ("", {})
+    when the study has no such method or no results.csv."""
+    if not (study_dir / "results.csv").is_file():
+        return "", {}
+    df = load_results(study_dir)
+    label = hardness_reference_label(method_order(df), method_names(load_study_json(study_dir), df))
+    if label is None:
+        return "", {}
     out = {}
-    for (dataset, noise, rate), group in ce.groupby(["dataset", "noise", "rate"]):
+    for (dataset, noise, rate), group in df[df["method"] == label].groupby(["dataset", "noise", "rate"]):
         mean = float(group[METRIC].mean())
         if math.isfinite(mean):
             out[(str(dataset), str(noise), float(str(rate)))] = mean
-    return out
+    return label, out

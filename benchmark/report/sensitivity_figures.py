@@ -20,6 +20,7 @@ def sensitivity_curves(
     tuned: Mapping[tuple[str, str], Mapping[str, Any]],
     reference: Mapping[tuple[str, str, float], float],
     *,
+    reference_label: str = "reference",
     title: str = "",
 ) -> Figure:
     """One method's 1-D sweeps on one (dataset, noise): rows = hyperparameters, columns = noise rates.
@@ -29,7 +30,8 @@ def sensitivity_curves(
         tuned: (tuned cell id, "searched") → the tuned best values (a red dashed line where the study
             tuned the parameter: the tuned optimum was chosen with the other parameters tuned too, so it
             marks a value, not a point of this curve).
-        reference: (dataset, noise, rate) → CE's mean (a dotted line).
+        reference: (dataset, noise, rate) → the reference method's mean (a dotted line, labelled
+            ``reference_label``: the report's :func:`benchmark.report.sensitivity.reference_line`).
     """
     params = list(dict.fromkeys(points["param"]))
     rates = sorted(points["rate"].unique())
@@ -56,9 +58,9 @@ def sensitivity_curves(
             best = tuned.get((f"{dataset}/{noise}/{rate:g}/{method}", "searched"), {}).get(param)
             if numeric and isinstance(best, int | float) and not isinstance(best, bool):
                 ax.axvline(float(best), color="C3", ls="--", lw=1.2, label="tuned optimum")
-            ce = reference.get((str(dataset), str(noise), float(rate)))
-            if ce is not None:
-                ax.axhline(ce, color="0.5", ls=":", lw=1, label="CE (mean)")
+            ref = reference.get((str(dataset), str(noise), float(rate)))
+            if ref is not None:
+                ax.axhline(ref, color="0.5", ls=":", lw=1, label=f"{reference_label} (mean)")
             if numeric and is_log_spaced(x.tolist()):
                 ax.set_xscale("log")
                 ax.minorticks_off()

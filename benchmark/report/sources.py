@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmark.naming import is_journal_url, journal_path
+from benchmark.naming import is_journal_url, journal_path, sqlite_path
 
 __all__ = [
     "CURVE_KEYS",
@@ -38,15 +38,11 @@ CURVE_KEYS = (
 )  # fmt: skip
 
 
-def _sqlite_missing(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL when it does not exist, else None."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        return None if path.is_file() else path
-    if is_journal_url(url):
-        path = journal_path(url)
-        return None if path.is_file() else path
-    return None
+def _file_missing(url: str) -> Path | None:
+    """The file of a SQLite or journal URL when it does not exist, else None (a server, or a file that
+    is there)."""
+    path = journal_path(url) if is_journal_url(url) else sqlite_path(url)
+    return path if path is not None and not path.is_file() else None
 
 
 @dataclass
@@ -85,7 +81,7 @@ class Histories:
 def load_histories(uri: str, study_name: str) -> Histories:
     """Per-epoch metrics of every repeat run of ``study_name`` (MLflow experiment of that name)."""
     empty = pd.DataFrame()
-    missing = _sqlite_missing(uri)
+    missing = _file_missing(uri)
     if missing is not None:
         return Histories(empty, empty, uri, f"no MLflow store at {missing}: curve figures skipped")
     try:
@@ -138,7 +134,7 @@ class TuningCell:
 
 def load_tuning(storage_url: str, study_name: str) -> tuple[list[TuningCell], str]:
     """Every ``"{study}/{cell_id}/tune"`` Optuna study in the storage, with importances where possible."""
-    missing = _sqlite_missing(storage_url)
+    missing = _file_missing(storage_url)
     if missing is not None:
         return [], f"no Optuna storage at {missing}: tuning figures skipped"
     try:

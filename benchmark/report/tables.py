@@ -286,9 +286,9 @@ def paired_table(pairs: pd.DataFrame, df: pd.DataFrame, column: str = "test_best
         "p: two-sided Wilcoxon signed-rank (scipy.stats.wilcoxon, exact for small n); Holm correction across "
         "every row of this table; bold: p (Holm) < 0.05.",
     ]
-    return Table(
-        "Paired comparisons against CE and DiscrimLoss", protocol_text(df), header, rows, notes, "paired"
-    )
+    against = " and ".join(dict.fromkeys(str(b) for b in pairs["baseline"])) if not pairs.empty else ""
+    title = f"Paired comparisons against {against}" if against else "Paired comparisons"
+    return Table(title, protocol_text(df), header, rows, notes, "paired")
 
 
 def rank_scores(df: pd.DataFrame, column: str = "test_best_val") -> pd.DataFrame:

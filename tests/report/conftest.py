@@ -12,6 +12,7 @@ All values are dyadic fractions, so means are exact and ties are exact.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +88,56 @@ def study_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "study"
     folder.mkdir()
     return _write(folder)
+
+
+def write_mlflow_store(study_dir: Path, labels: Mapping[str, str] | None = None) -> str:
+    """An MLflow SQLite store of the fixture study in the contract's form: two repeat runs (seeds 1, 2) of
+    each method at mnist / permute-block / 0.4 with memorisation and AUROC curves; DiscrimLoss's runs also
+    log weight curves and a ``sample_weights.npz``. ``labels``: the study's label → registered method
+    (default ``ce`` and ``discrimloss`` under their own names); runs are tagged with the label, as the
+    runner tags them."""
+    import mlflow
+    import numpy as np
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{study_dir / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    exp = client.create_experiment("fixture", artifact_location=(study_dir / "mlartifacts").as_uri())
+    for label, method in (labels or {"ce": "ce", "discrimloss": "discrimloss"}).items():
+        cell = f"mnist/permute-block/0.4/{label}"
+        parent = client.create_run(exp, tags={"discrimbench.role": "cell", "discrimbench.cell": cell})
+        for seed in (1, 2):
+            tags = {
+                "discrimbench.role": "repeat", "discrimbench.cell": cell, "discrimbench.dataset": "mnist",
+                "discrimbench.noise": "permute-block", "discrimbench.rate": "0.4",
+                "discrimbench.method": label, "discrimbench.seed": str(seed), "discrimbench.status": "ok",
+                "mlflow.parentRunId": parent.info.run_id,
+            }  # fmt: skip
+            run = client.create_run(exp, tags=tags)
+            rid = run.info.run_id
+            for epoch in range(3):
+                client.log_metric(
+                    rid, "memo/noisy_acc", 10.0 * epoch * (2 if method == "ce" else 1), step=epoch
+                )
+                client.log_metric(rid, "memo/true_acc", 50.0 - epoch, step=epoch)
+                client.log_metric(rid, "memo/clean_acc", 60.0 + epoch, step=epoch)
+                if method == "discrimloss":
+                    client.log_metric(rid, "diag/weight_clean_mean", 1.0 + epoch, step=epoch)
+                    client.log_metric(rid, "diag/weight_corrupted_mean", 1.0 - 0.2 * epoch, step=epoch)
+                auroc = float("nan") if method == "ce" else 0.6 + 0.1 * epoch
+                client.log_metric(rid, "diag/auroc_noisy_clean", auroc, step=epoch)
+                client.log_metric(rid, "diag/auroc_noisy_hard", auroc - 0.05, step=epoch)
+            if method == "discrimloss":
+                npz = study_dir / "sample_weights.npz"
+                corrupted = np.arange(20) < 8
+                np.savez(
+                    npz, weights=np.where(corrupted, 0.2, 1.0), corrupted=corrupted, hardness=np.arange(20.0)
+                )
+                client.log_artifact(rid, str(npz))
+                npz.unlink()
+            client.set_terminated(rid)
+    mlflow.set_tracking_uri(None)  # leave no global state behind
+    return uri
 
 
 def make_big_results(study: str = "big") -> pd.DataFrame:

@@ -166,3 +166,31 @@ def test_weight_evolution_leaves_out_constant_weights() -> None:
     fig = figures.weight_evolution(pd.concat([hist, gce]))
     assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["ce", "discrimloss"]
     assert "gce" in fig.get_supxlabel()
+
+
+def test_a_given_order_sets_legends_panels_and_colours(results_df: pd.DataFrame) -> None:
+    """The report passes the study's method order (io.method_order): legends, panels and colour slots
+    follow it instead of the installed methods' (alphabetical) order."""
+    import seaborn as sns
+
+    palette = [tuple(c) for c in sns.color_palette("colorblind", 10)]
+    order = ["gce", "discrimloss", "ce"]
+    summary = cell_summary(results_df, n_resamples=99)
+    fig = figures.metric_vs_rate(summary, order=order)
+    assert _legend(fig) == order
+    assert _legend(figures.metric_vs_rate(summary)) == ["ce", "discrimloss", "gce"]  # no order: installed
+    for slot, method in enumerate(order):
+        assert to_rgb(_line(fig.axes[0], method).get_color()) == pytest.approx(palette[slot])
+    hist = _histories()
+    assert [ax.get_title() for ax in figures.memorisation_curves(hist, order=["discrimloss", "ce"]).axes] == [
+        "discrimloss",
+        "ce",
+    ]
+    assert _legend(figures.auroc_curves(hist, order=["discrimloss", "ce"])) == ["discrimloss", "ce"]
+    fig = figures.tuning_curves({"ce": [0.3], "gce": [0.5]}, order=["gce", "ce"])
+    assert _legend(fig) == ["gce", "ce"]
+    fig = figures.param_importances({"ce": {"q": 1.0}, "gce": {"q": 1.0}}, order=["gce", "ce"])
+    assert [ax.get_title() for ax in fig.axes] == ["gce", "ce"]
+    w, c = np.ones(4), np.array([True, False, False, False])
+    fig = figures.weight_distributions({"ce": (w, c, None), "x": (w, c, None)}, order=["x", "ce"])
+    assert [ax.get_title() for ax in fig.axes] == ["x", "ce"]

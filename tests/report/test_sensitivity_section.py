@@ -8,12 +8,13 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import DL_A, SWEEP_OFFSETS  # tests/report is on sys.path (rootdir conftest)
+from conftest import DL_A, SWEEP_OFFSETS, best_val, make_results  # tests/report is on sys.path
 from scipy import stats as sps
 
 from benchmark.report import make_report
-from benchmark.report.sensitivity import curve_points, load_sweeps
+from benchmark.report.sensitivity import curve_points, load_sweeps, reference_line
 from benchmark.report.sensitivity_figures import sensitivity_curves
 
 
@@ -71,7 +72,7 @@ def test_curves_mark_the_base_value_and_the_tuned_optimum(sweep_study_dir: Path)
     points = curve_points(df)
     panel = points[(points["method"] == "discrimloss") & ~points["param"].str.contains(",")]
     tuned = {("mnist/permute-block/0.4/discrimloss", "searched"): {"a": 0.35}}
-    fig = sensitivity_curves(panel, tuned, {("mnist", "permute-block", 0.4): 75.0})
+    fig = sensitivity_curves(panel, tuned, {("mnist", "permute-block", 0.4): 75.0}, reference_label="ce")
     axes = {ax.get_title().split(",")[0]: ax for ax in fig.axes if ax.get_visible() and ax.get_title()}
     assert set(axes) == {"rate 0.2", "rate 0.4"}
 
@@ -82,6 +83,39 @@ def test_curves_mark_the_base_value_and_the_tuned_optimum(sweep_study_dir: Path)
     assert lines(axes["rate 0.4"], "tuned optimum") == [0.35]
     assert lines(axes["rate 0.2"], "tuned optimum") == []  # that rate was not tuned
     assert [
-        float(line.get_ydata()[0]) for line in axes["rate 0.4"].get_lines() if line.get_label() == "CE (mean)"
+        float(line.get_ydata()[0]) for line in axes["rate 0.4"].get_lines() if line.get_label() == "ce (mean)"
     ] == [75.0]
     assert axes["rate 0.4"].get_title() == "rate 0.4, n = 4 seeds per point"
+
+
+@pytest.mark.parametrize(
+    ("labels", "named", "expected"),
+    [
+        ({"ce": "ce"}, True, "ce"),
+        ({"ce": "plain"}, True, "plain"),  # a labelled CE entry is still the plain task loss
+        ({"ce": "plain"}, False, ""),  # no registered_method column says so: plain names no method
+        ({"gce": "ce-long", "ce": "ce"}, True, "ce"),  # the method's own name before a labelled variant
+    ],
+)
+def test_the_reference_line_is_the_method_that_sets_hardness_reference(
+    sweep_study_dir: Path, labels: dict[str, str], named: bool, expected: str
+) -> None:
+    """The curves are read against the plain task loss, found by asking the registered method behind
+    each label (``hardness_reference``), not by a method's name."""
+    df = make_results()
+    df = df.assign(method=df["method"].replace(labels))
+    df["registered_method"] = df["registered_method"].where(df["method"] != "ce-long", "ce") if named else ""
+    df = pd.concat([df[df["method"] != expected], df[df["method"] == expected]])  # it is not the first
+    df.to_csv(sweep_study_dir / "results.csv", index=False)
+    label, means = reference_line(sweep_study_dir)
+    assert label == expected
+    if expected:
+        seven = range(7)
+        assert means == {
+            ("mnist", "permute-block", r): pytest.approx(sum(best_val("ce", r, i) for i in seven) / 7)
+            for r in (0.2, 0.4)
+        }
+    else:
+        assert means == {}
+    md = (make_report(sweep_study_dir, formats=("md",), references=[]) / "report.md").read_text("utf-8")
+    assert (f"{expected}'s mean dotted" in md) is bool(expected)

@@ -6,56 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import optuna
 import pytest
 
+from benchmark.naming import sqlite_path
 from benchmark.report import make_report
 from benchmark.report.sources import load_histories, load_tuning
-
-
-def _mlflow_store(study_dir: Path) -> str:
-    import mlflow
-    from mlflow import MlflowClient
-
-    uri = f"sqlite:///{study_dir / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri)
-    exp = client.create_experiment("fixture", artifact_location=(study_dir / "mlartifacts").as_uri())
-    for method in ("ce", "discrimloss"):
-        cell = f"mnist/permute-block/0.4/{method}"
-        parent = client.create_run(exp, tags={"discrimbench.role": "cell", "discrimbench.cell": cell})
-        for seed in (1, 2):
-            tags = {
-                "discrimbench.role": "repeat", "discrimbench.cell": cell, "discrimbench.dataset": "mnist",
-                "discrimbench.noise": "permute-block", "discrimbench.rate": "0.4",
-                "discrimbench.method": method, "discrimbench.seed": str(seed), "discrimbench.status": "ok",
-                "mlflow.parentRunId": parent.info.run_id,
-            }  # fmt: skip
-            run = client.create_run(exp, tags=tags)
-            rid = run.info.run_id
-            for epoch in range(3):
-                client.log_metric(
-                    rid, "memo/noisy_acc", 10.0 * epoch * (2 if method == "ce" else 1), step=epoch
-                )
-                client.log_metric(rid, "memo/true_acc", 50.0 - epoch, step=epoch)
-                client.log_metric(rid, "memo/clean_acc", 60.0 + epoch, step=epoch)
-                if method == "discrimloss":
-                    client.log_metric(rid, "diag/weight_clean_mean", 1.0 + epoch, step=epoch)
-                    client.log_metric(rid, "diag/weight_corrupted_mean", 1.0 - 0.2 * epoch, step=epoch)
-                auroc = float("nan") if method == "ce" else 0.6 + 0.1 * epoch
-                client.log_metric(rid, "diag/auroc_noisy_clean", auroc, step=epoch)
-                client.log_metric(rid, "diag/auroc_noisy_hard", auroc - 0.05, step=epoch)
-            if method == "discrimloss":
-                npz = study_dir / "sample_weights.npz"
-                corrupted = np.arange(20) < 8
-                np.savez(
-                    npz, weights=np.where(corrupted, 0.2, 1.0), corrupted=corrupted, hardness=np.arange(20.0)
-                )
-                client.log_artifact(rid, str(npz))
-                npz.unlink()
-            client.set_terminated(rid)
-    mlflow.set_tracking_uri(None)  # leave no global state behind
-    return uri
+from tests.report.conftest import write_mlflow_store
 
 
 def _optuna_store(study_dir: Path, url: str = "") -> str:
@@ -83,7 +40,7 @@ def _optuna_store(study_dir: Path, url: str = "") -> str:
 
 @pytest.mark.slow
 def test_curves_weights_and_tuning_from_real_stores(study_dir: Path) -> None:
-    uri = _mlflow_store(study_dir)
+    uri = write_mlflow_store(study_dir)
     url = _optuna_store(study_dir)
     hist = load_histories(uri, "fixture")
     assert hist.note == "" and len(hist.runs) == 4
@@ -128,3 +85,17 @@ def test_tuning_from_a_journal_file(tmp_path: Path) -> None:
         f"no Optuna storage at {missing}: tuning figures skipped",
     )
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("scheme", ["sqlite", "sqlite+pysqlite"])
+def test_a_missing_sqlite_store_is_reported_never_created(tmp_path: Path, scheme: str) -> None:
+    """Any SQLite URL (with a driver too) names a file: when it is absent the report says so and skips
+    those figures instead of letting MLflow or Optuna create an empty store in the study folder."""
+    path = tmp_path / "absent.db"
+    url = f"{scheme}:///{path}?timeout=5"
+    assert sqlite_path(url) == path
+    assert load_tuning(url, "fixture") == ([], f"no Optuna storage at {path}: tuning figures skipped")
+    assert load_histories(url, "fixture").note == f"no MLflow store at {path}: curve figures skipped"
+    assert not any(tmp_path.iterdir())
+    assert sqlite_path("sqlite:///:memory:") is None and sqlite_path("sqlite://") is None
+    assert sqlite_path("postgresql://u@h/db") is None

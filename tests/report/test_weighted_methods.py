@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from benchmark.config import resolve_study
+from benchmark.report import make_report
 from benchmark.report.io import (
     comparison_baselines,
     load_study_json,
@@ -22,7 +24,7 @@ from benchmark.report.io import (
     registered_method,
 )
 from benchmark.report.tables import cell_summary, headline_table, paired_comparisons
-from tests.report.conftest import make_results
+from tests.report.conftest import make_results, write_mlflow_store
 
 STUDY: dict[str, Any] = {
     "name": "labelled",
@@ -90,3 +92,57 @@ def test_the_study_order_leads_the_headline_and_only_methods_that_say_so_are_bas
     pairs = paired_comparisons(df)
     assert set(pairs["baseline"]) == {"ce", "discrimloss"}
     assert set(pairs.loc[pairs["baseline"] == "ce", "method"]) == {"x", "discrimloss"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("told_by", ["study.json", "results.csv", "nothing"])
+def test_the_generated_report_draws_the_weights_of_a_labelled_discrimloss_variant(
+    study_dir: Path, told_by: str
+) -> None:
+    """End to end: DiscrimLoss's runs carry the label x in results.csv and MLflow; the report draws their
+    per-sample weight distribution when study.json or results.csv says x is DiscrimLoss, and only then."""
+    df = make_results()
+    df["method"] = df["method"].replace({"discrimloss": "x"})
+    if told_by != "results.csv":
+        df["registered_method"] = ""  # only study.json may tell (or nothing at all)
+    df.to_csv(study_dir / "results.csv", index=False)
+    if told_by == "study.json":
+        config = resolve_study(STUDY).config.model_dump(mode="json")
+        study = json.loads((study_dir / "study.json").read_text(encoding="utf-8"))
+        (study_dir / "study.json").write_text(json.dumps({**study, "config": config}), encoding="utf-8")
+    write_mlflow_store(study_dir, {"ce": "ce", "x": "discrimloss"})
+    out = make_report(study_dir, formats=("md",), references=[])
+    figures = {p.stem for p in (out / "figures").glob("*.png")}
+    md = (out / "report.md").read_text(encoding="utf-8")
+    drawn = told_by != "nothing"
+    assert ("weights_mnist_permute-block_0.4" in figures) is drawn
+    assert ("Per-sample weights, mnist / permute-block / rate 0.4, seed 1." in md) is drawn
+    assert "weight_evolution_mnist_permute-block_0.4" in figures  # drawn from the curves, whatever x is
+
+
+@pytest.mark.parametrize(
+    ("kept", "reason"),
+    [
+        ({"ce": "ce"}, "no cell has ce next to another method"),
+        (
+            {"gce": "gce", "discrimloss": "x"},
+            "the study has none of the comparison baselines ce, discrimloss under its own name",
+        ),
+    ],
+)
+def test_the_report_names_the_baselines_it_looked_for(
+    study_dir: Path, kept: dict[str, str], reason: str
+) -> None:
+    """No paired comparison: the report's note names the baselines (the methods that say
+    comparison_baseline), a labelled DiscrimLoss variant not being one."""
+    df = make_results()
+    df = df[df["method"].isin(kept)].assign(method=lambda d: d["method"].map(kept))
+    df.to_csv(study_dir / "results.csv", index=False)
+    md = (make_report(study_dir, formats=("md",), references=[]) / "report.md").read_text(encoding="utf-8")
+    assert f"Paired comparisons skipped: {reason}." in md
+    assert "Paired comparisons against" not in md
+
+
+def test_the_paired_table_names_its_baselines(study_dir: Path) -> None:
+    md = (make_report(study_dir, formats=("md",), references=[]) / "report.md").read_text(encoding="utf-8")
+    assert "Paired comparisons against ce and discrimloss" in md and "Paired comparisons skipped" not in md
