@@ -232,13 +232,17 @@ def plot_curves(dataset: str, epochs: int | None, curves: dict[str, dict[str, An
         x = range(len(c["val"]))
         ax.plot(x, c["train"], label="train (clean)", lw=1.2)
         ax.plot(x, c["val"], label="val (clean)", lw=1.2)
+        ax.axhline(c["constant_val"], color="black", ls="--", lw=0.6, label="constant predictor (val)")
         ax.axvline(len(c["val"]) // 2, color="grey", ls=":", lw=0.8)
+        if c["metric"] == "mae":  # from 90 (a dead output) down to 2: only a log axis shows both
+            ax.set_yscale("log")
         ax.set_title(f"{method} (stuck)" if stuck(c) else method, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].set_ylabel("accuracy %" if next(iter(curves.values()))["metric"] == "acc" else "MAE", fontsize=8)
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"{dataset}: clean data, fast recipe, E = {epochs} (dotted: mid-run)", fontsize=9)
+    fig.suptitle(f"{dataset}: clean data, fast recipe, E = {epochs} (dotted: mid-run; dashed: constant "
+                 "predictor)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"curves-{dataset}.png"
@@ -396,6 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--grid", nargs="+", type=int, default=list(EPOCH_GRID), help="candidate epochs (to resume a search)"
     )
+    parser.add_argument(
+        "--json", default=None, help="folder: the plotted curves also saved as curves-<dataset>.json"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--rates", nargs="+", type=float, default=[0.0, 0.4, 0.6])
     parser.add_argument("--md", default=None, help="markdown file: per-dataset table blocks replaced")
@@ -413,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             epochs, curves = choose_epochs(dataset, log, sorted(args.grid), args.jobs)
             shipped = get_adapter(dataset).fast_recipe().epochs
             path = plot_curves(dataset, epochs, curves, Path(args.img))
+            if args.json:
+                Path(args.json).mkdir(parents=True, exist_ok=True)
+                saved = Path(args.json) / f"curves-{dataset}.json"
+                saved.write_text(json.dumps({"epochs": epochs, "log": log, "curves": curves}, indent=1))
             print(f"== {dataset}: chosen E = {epochs}, shipped fast recipe E = {shipped}; figure {path}")
         return 0
     if args.from_log:
