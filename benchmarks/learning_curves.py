@@ -14,9 +14,12 @@ second half of the run beats that of the first half by at most :data:`TOLERANCE`
 metric is plotted, not judged: on synthetic-hard it keeps climbing by memorising Bayes-ambiguous samples);
 and (2) run its own schedule to the end inside the first half: Co-teaching's R(T) ramp (T_k epochs) and
 DiscrimLoss's early suppression (sup_eps) end, and DiscrimLoss's γ switch q = round(0.5·E) lies inside the
-run. It never looks at noisy data or at which method scores best. It prints the chosen E beside the shipped
-recipe's and saves a figure per dataset (clean training and validation metric per epoch, one panel per
-method).
+run; (3) its final clean validation metric beats the constant predictor's. A method whose model never
+changes its predictions (:func:`stuck`: one value of the metric in every epoch, no better than the constant
+predictor) cannot be helped by any budget: it is logged as STUCK, marked in the figure and left out of the
+choice instead of blocking it. It never looks at noisy data or at which method scores best. It prints the
+chosen E beside the shipped recipe's and saves a figure per dataset (clean training and validation metric
+per epoch, one panel per method).
 
 ``table``: every method at each noise rate under the shipped `fast` recipe, mean ± std over seeds of the
 test metric at the last epoch and at the best noisy-validation epoch, and the weight AUROC (corrupted vs
@@ -132,6 +135,15 @@ def beats_constant(curve: dict[str, Any]) -> bool:
     return bool(last > constant) if curve["metric"] == "acc" else bool(last < constant)
 
 
+def stuck(curve: dict[str, Any]) -> bool:
+    """The model never changed what it predicts: its clean training and validation metrics are one value
+    in every epoch, no better than the constant predictor's. A ReLU regressor whose output fell below zero
+    for every input passes no gradient to any parameter, so no budget can change it (SuperLoss's `ema` τ on
+    DigitSum, seed 1, docs/recipes.md section 5); such a method is reported, not used to choose E."""
+    flat = all(min(c) == max(c) for c in (curve["train"], curve["val"]))
+    return flat and not beats_constant(curve)
+
+
 def _smooth(values: Sequence[float], width: int = 3) -> list[float]:
     return [statistics.fmean(values[max(0, i - width + 1) : i + 1]) for i in range(len(values))]
 
@@ -173,7 +185,11 @@ def _curves(dataset: str, epochs: int, jobs: int) -> dict[str, dict[str, Any]]:
 def choose_epochs(
     dataset: str, log: list[str], grid: Sequence[int] = EPOCH_GRID, jobs: int = 1
 ) -> tuple[int | None, dict[str, dict[str, Any]]]:
-    """The smallest E of ``grid`` passing both checks for every method, with that E's curves."""
+    """The smallest E of ``grid`` passing both checks for every method, with that E's curves.
+
+    A :func:`stuck` method is logged as such and left out of the choice (at least one method must be
+    judged); a method that learns but has not beaten the constant predictor yet still fails the E.
+    """
     curves: dict[str, dict[str, Any]] = {}
     methods = methods_for(dataset)
     defaults = {m: METHOD_REGISTRY.get(m).make_params(params_for(dataset, m)).model_dump() for m in methods}
@@ -184,19 +200,23 @@ def choose_epochs(
             print(log[-1], flush=True)
             continue
         curves = _curves(dataset, epochs, jobs)
-        ok = True
+        ok, judged = True, 0
         for method, c in curves.items():
             gains = {part: plateau_gain(c[part], c["metric"]) for part in ("train", "val")}
             flat = gains["val"] <= TOLERANCE[c["metric"]]
             learns = beats_constant(c)
             passed = c["status"] == "ok" and flat and learns and schedule_ends(method, c["params"], epochs)
-            ok &= passed
+            dead = c["status"] == "ok" and stuck(c)
+            ok &= passed or dead
+            judged += not dead
+            verdict = "STUCK (one prediction in every epoch: reported, not judged)" if dead else (
+                "pass" if passed else "FAIL")  # fmt: skip
             log.append(f"{dataset} E={epochs} {method}: second-half gain train {gains['train']:.3g} / val "
                        f"{gains['val']:.3g}, final train {c['train'][-1]:.2f} / val {c['val'][-1]:.2f}, "
                        f"(constant predictor {c['constant_val']:.2f}{'' if learns else ': not beaten'}), "
-                       f"{c['seconds']:.1f} CPU s -> {'pass' if passed else 'FAIL'}")  # fmt: skip
+                       f"{c['seconds']:.1f} CPU s -> {verdict}")  # fmt: skip
             print(log[-1], flush=True)
-        if ok:
+        if ok and judged:
             return epochs, curves
     return None, curves
 
@@ -212,13 +232,17 @@ def plot_curves(dataset: str, epochs: int | None, curves: dict[str, dict[str, An
         x = range(len(c["val"]))
         ax.plot(x, c["train"], label="train (clean)", lw=1.2)
         ax.plot(x, c["val"], label="val (clean)", lw=1.2)
+        ax.axhline(c["constant_val"], color="black", ls="--", lw=0.6, label="constant predictor (val)")
         ax.axvline(len(c["val"]) // 2, color="grey", ls=":", lw=0.8)
-        ax.set_title(method, fontsize=9)
+        if c["metric"] == "mae":  # from 90 (a dead output) down to 2: only a log axis shows both
+            ax.set_yscale("log")
+        ax.set_title(f"{method} (stuck)" if stuck(c) else method, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].set_ylabel("accuracy %" if next(iter(curves.values()))["metric"] == "acc" else "MAE", fontsize=8)
     axes[0].legend(fontsize=6)
-    fig.suptitle(f"{dataset}: clean data, fast recipe, E = {epochs} (dotted: mid-run)", fontsize=9)
+    fig.suptitle(f"{dataset}: clean data, fast recipe, E = {epochs} (dotted: mid-run; dashed: constant "
+                 "predictor)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"curves-{dataset}.png"
@@ -376,6 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--grid", nargs="+", type=int, default=list(EPOCH_GRID), help="candidate epochs (to resume a search)"
     )
+    parser.add_argument(
+        "--json", default=None, help="folder: the plotted curves also saved as curves-<dataset>.json"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     parser.add_argument("--rates", nargs="+", type=float, default=[0.0, 0.4, 0.6])
     parser.add_argument("--md", default=None, help="markdown file: per-dataset table blocks replaced")
@@ -393,6 +420,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             epochs, curves = choose_epochs(dataset, log, sorted(args.grid), args.jobs)
             shipped = get_adapter(dataset).fast_recipe().epochs
             path = plot_curves(dataset, epochs, curves, Path(args.img))
+            if args.json:
+                Path(args.json).mkdir(parents=True, exist_ok=True)
+                saved = Path(args.json) / f"curves-{dataset}.json"
+                saved.write_text(json.dumps({"epochs": epochs, "log": log, "curves": curves}, indent=1))
             print(f"== {dataset}: chosen E = {epochs}, shipped fast recipe E = {shipped}; figure {path}")
         return 0
     if args.from_log:

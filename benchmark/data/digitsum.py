@@ -116,14 +116,15 @@ class DigitSum(DatasetAdapter):
 
     def fast_recipe(self) -> Recipe:
         # docs/recipes.md section 5: the paper's LSTM with its head scaled to the targets (else it predicts
-        # the mean), batch 16 for >= 40 steps an epoch on the default 1,140 strings.
+        # the mean), batch 16 for >= 40 steps an epoch on the default 1,140 strings; 60 epochs, the epoch
+        # rule's choice (E = 20, 30, 40 fail it: CE's clean validation MAE still gains > 5 % after mid-run).
         return Recipe(
             model="lstm-digitsum",
             model_kwargs={"output_scale": self.target_scale},
             optimizer="adamw",
             lr=3e-3,
             momentum=0.0,
-            epochs=20,
+            epochs=60,
             batch_size=16,
         )
 

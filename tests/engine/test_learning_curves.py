@@ -94,3 +94,11 @@ def test_regression_datasets_run_only_the_methods_that_support_them() -> None:
     assert lc.methods_for("digitsum") == ["ce", "superloss", "discrimloss"]
     assert lc.params_for("digitsum", "superloss") == {"tau_mode": "ema"}
     assert lc.params_for("digits", "superloss") == {}
+
+
+def test_a_model_that_never_changes_its_predictions_is_stuck_not_a_plateau() -> None:
+    dead = {"metric": "mae", "train": [49.5] * 4, "val": [89.0] * 4, "constant_val": 39.5}
+    assert lc.stuck(dead)
+    assert not lc.stuck({**dead, "val": [89.0, 89.0, 88.0, 88.0]})  # it moved: judged (and failed)
+    assert not lc.stuck({**dead, "val": [2.7] * 4})  # flat but better than the constant: a plateau
+    assert lc.stuck({"metric": "acc", "train": [10.0] * 3, "val": [10.0] * 3, "constant_val": 10.0})
