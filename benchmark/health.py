@@ -13,7 +13,10 @@ climbing, σ all at a clamp), not to grade runs:
 * plateau: the last ``PLATEAU_WINDOW`` share of the epochs (at least 2) holds at most ``PLATEAU_SHARE``
   (clean-part training metric) or ``LOSS_PLATEAU_SHARE`` (training loss) of the run's total improvement
   of the series; a curve needs the window + 1 epochs to tell;
-* clean-part training accuracy: also at most ``CLEAN_DROP_PP`` points below its best epoch at the end;
+* clean-part training accuracy: also at most ``CLEAN_DROP_PP`` points below its best epoch at the end,
+  a failure only on clean labels (training that falls back is unstable); where labels are corrupted the
+  same drop is the memorisation of the wrong labels the benchmark measures (CE at rate 0.4 on digits:
+  95.0 → 89.1), evidence about the method, so it is a note;
 * learning at all: the clean-part training accuracy ends more than ``NEAR_CHANCE`` of the way from
   chance to 100 %;
 * collapse: coefficient of variation std/|mean| of the weights below ``COLLAPSE_CV``, a failure only where
@@ -106,8 +109,8 @@ def run_health(
         weights_constant: the method's ``weights_constant_by_design()``.
         num_classes: classes of a classification task: a clean-part training accuracy that ends within
             ``NEAR_CHANCE`` of the way from chance (100/C) to 100 % means the model learnt nothing.
-        corrupted: some training labels are corrupted; without any, a weight collapse is a note, not a
-            failure.
+        corrupted: some training labels are corrupted; with some, a falling clean-part accuracy is
+            memorisation (a note), without any, a weight collapse is a note; neither is then a failure.
 
     Returns:
         ``schedules_finished``, ``converged``, ``weights_collapsed`` (None without weights), the clean-part
@@ -133,8 +136,12 @@ def run_health(
         converged = False
         failures.append(f"not converged: clean-part training {metric} {why}")
     if finite and higher and best - last > CLEAN_DROP_PP:
-        converged = False
-        failures.append(f"clean-part training acc fell from {best:.1f} to {last:.1f}")
+        fell = f"clean-part training acc fell from {best:.1f} to {last:.1f}"
+        if corrupted:
+            notes.append(f"{fell} (memorisation of the corrupted labels)")
+        else:
+            converged = False
+            failures.append(fell)
     if finite and higher and num_classes:
         chance = 100.0 / num_classes
         if last < chance + NEAR_CHANCE * (100.0 - chance):

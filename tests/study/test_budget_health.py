@@ -88,6 +88,20 @@ def test_run_health_of_a_hand_made_history() -> None:
     assert run_health(rows, "acc", 10, {}, weights_constant=True)["weights_collapsed"] is None
 
 
+def test_a_falling_clean_part_is_memorisation_under_noise_and_instability_without() -> None:
+    rows = [{"train/loss": 1.0 / (e + 1), "train/acc_clean": 95.0 - (e >= 8) * 6.0} for e in range(10)]
+    noisy = run_health(rows, "acc", 10, {}, weights_constant=True, corrupted=True)
+    clean = run_health(rows, "acc", 10, {}, weights_constant=True, corrupted=False)
+    assert noisy["failures"] == [] and noisy["converged"] is True
+    assert noisy["notes"] == [
+        "clean-part training acc fell from 95.0 to 89.0 (memorisation of the corrupted labels)"
+    ]
+    assert (
+        clean["failures"] == ["clean-part training acc fell from 95.0 to 89.0"]
+        and clean["converged"] is False
+    )
+
+
 def test_a_collapse_on_clean_labels_is_a_note_not_a_failure() -> None:
     """SuperLoss fitting a clean training set puts every σ* at e: nothing to tell apart, nothing failed."""
     rows = [
