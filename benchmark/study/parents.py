@@ -4,6 +4,7 @@ ended KILLED when the study is interrupted and reopened when it resumes."""
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from typing import Any
 
@@ -11,9 +12,11 @@ import optuna
 
 from benchmark.config import Cell
 from benchmark.health import cell_health
+from benchmark.host_process import pid_alive
 from benchmark.study.ledger import cell_rows, cell_state, open_store, tune_study
 from benchmark.study.plan import StudyPlan
 from benchmark.tracking import Tracker
+from benchmark.tuning import owner_id
 
 __all__ = [
     "CLAIM_SUFFIX",
@@ -30,6 +33,7 @@ __all__ = [
 
 _PARENT = "discrimbench.mlflow_parent"
 _INTERRUPTED = "discrimbench.parent_interrupted"
+_CLAIMANT = "discrimbench.claimant"  # host:pid of the process that claimed a parent run
 CLAIM_SUFFIX = "/parent-claim"  # the study whose creation elects the machine that opens a parent run
 
 
@@ -74,24 +78,55 @@ def open_parent(tracker: Tracker, tune: optuna.Study, cell: Cell, claim: Any = N
 def claims_parent(storage: Any, tune: optuna.Study) -> bool:
     """Whether this process opens the cell's parent run: Optuna creates a study name once (a unique key
     in the RDB storage), so of the machines setting up one shared study together exactly one creates the
-    cell's claim study ``<tuning study>/parent-claim``."""
+    cell's claim study ``<tuning study>/parent-claim``, recording itself (``host:pid``) on it. A claim whose
+    process on this host is gone (it died between claim and record) is taken over at once."""
+    name = _claim_name(tune)
+    for _ in range(2):
+        try:
+            claim = optuna.create_study(study_name=name, storage=storage)
+        except optuna.exceptions.DuplicatedStudyError:
+            if not _claimant_gone(storage, name):
+                return False
+            with contextlib.suppress(KeyError):  # another process took it over first: its create decides
+                optuna.delete_study(study_name=name, storage=storage)
+            continue
+        claim.set_user_attr(_CLAIMANT, owner_id())
+        return True
+    return False
+
+
+def _claim_name(tune: optuna.Study) -> str:
+    return f"{tune.study_name}{CLAIM_SUFFIX}"
+
+
+def _claimant_gone(storage: Any, name: str) -> bool:
+    """The claim's process ran on this host and is dead (another host's claimant cannot be checked)."""
     try:
-        optuna.create_study(study_name=f"{tune.study_name}{CLAIM_SUFFIX}", storage=storage)
-    except optuna.exceptions.DuplicatedStudyError:
-        return False
-    return True
+        owner = str(optuna.load_study(study_name=name, storage=storage).user_attrs.get(_CLAIMANT, ""))
+    except KeyError:
+        return True  # deleted meanwhile: free to claim
+    host, _, pid = owner.rpartition(":")
+    return bool(owner) and host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
 
 def await_parents(plan: StudyPlan, storage: Any, cells: list[Cell], patience_s: float = 120.0) -> list[Cell]:
-    """Wait until the machines that claimed ``cells`` recorded their parent runs; returns the cells still
-    without one after ``patience_s`` (their claimant died between claim and record: open them here)."""
+    """Wait until the processes that claimed ``cells`` recorded their parent runs; returns the cells still
+    without one: at once where the claimant was a dead process of this host, else after ``patience_s``
+    (open those here)."""
     deadline = time.monotonic() + patience_s
-    waiting = list(cells)
+    waiting, orphaned = list(cells), []
     while waiting and time.monotonic() < deadline:
-        waiting = [c for c in waiting if not parent_of(tune_study(plan, storage, c))]
+        pending = [c for c in waiting if not parent_of(tune_study(plan, storage, c))]
+        gone = [
+            c
+            for c in pending
+            if _claimant_gone(storage, f"{tune_study(plan, storage, c).study_name}{CLAIM_SUFFIX}")
+        ]
+        orphaned += gone
+        waiting = [c for c in pending if c not in gone]
         if waiting:
             time.sleep(0.2)
-    return waiting
+    return orphaned + waiting
 
 
 def record_parent(tracker: Tracker, tune: optuna.Study, key: str | None) -> None:
