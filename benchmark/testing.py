@@ -9,7 +9,7 @@ import optuna
 
 from benchmark.study.parents import CLAIM_SUFFIX
 
-__all__ = ["assert_each_slot_and_seed_once", "without_health_warning"]
+__all__ = ["assert_each_slot_and_seed_once", "describe_storage", "without_health_warning"]
 
 
 def assert_each_slot_and_seed_once(storage: Any, budgets: Mapping[str, int], seeds: Sequence[int]) -> None:
@@ -34,7 +34,27 @@ def assert_each_slot_and_seed_once(storage: Any, budgets: Mapping[str, int], see
             complete = [t for t in real if t.state == optuna.trial.TrialState.COMPLETE]
             slots = sorted(t.user_attrs["discrimbench.slot"] for t in complete)
             method = summary.study_name.split("/")[-2]
-            assert slots == list(range(budgets[method])), summary.study_name
+            assert slots == list(range(budgets[method])), f"{summary.study_name}: {_describe(trials)}"
+
+
+def describe_storage(storage: Any) -> str:
+    """Every study of ``storage`` with its trials (see :func:`_describe`), for a test that failed or timed
+    out on a distributed run: what each worker left behind."""
+    lines = []
+    for summary in optuna.get_all_study_summaries(storage):
+        trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials()
+        lines.append(f"{summary.study_name}: {_describe(trials)}")
+    return "\n".join(lines)
+
+
+def _describe(trials: Sequence[optuna.trial.FrozenTrial]) -> str:
+    """Each trial's number, state, slot, surplus mark, owner and retry history, for a failed assertion."""
+    keys = ("discrimbench.slot", "discrimbench.surplus", "discrimbench.owner", "retry_history")
+    return "; ".join(
+        f"#{t.number} {t.state.name} "
+        + " ".join(f"{k.split('.')[-1]}={t.user_attrs.get(k, t.system_attrs.get(k))}" for k in keys)
+        for t in trials
+    )
 
 
 def without_health_warning(stderr: str) -> str:

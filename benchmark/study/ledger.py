@@ -31,9 +31,11 @@ from benchmark.tuning import (
     SlotSeededSampler,
     budget_trials,
     count_trials,
+    interruption,
     make_pruner,
     open_storage,
     recover_dead_trials,
+    retry_interrupted,
 )
 
 __all__ = [
@@ -159,15 +161,37 @@ def optimize_one(study: optuna.Study, objective: Callable[[optuna.Trial], float]
     the database was away, so another worker failed it and queued a retry with the same parameters or
     seed), Optuna raises ``UpdateFinishedTrialError``: the retry does the work, this worker goes on.
 
+    A trial stopped by something outside its method (Ctrl-C, SIGTERM, the database connection lost in
+    mid-statement: :func:`~benchmark.tuning.interruption`) is recorded FAIL by Optuna, marked interrupted
+    and queued again at once with the same parameters and slot (or seed), so it spends nothing of the
+    budget; after a lost connection the worker goes on, after a signal it stops.
+
     A Ctrl-C or SIGTERM is held while Optuna asks for or tells the trial, raised at once inside the
     objective (:mod:`benchmark.interrupts`)."""
+    started: list[int] = []
 
     def objective_at_once(trial: optuna.Trial) -> float:
-        with interrupts.at_once():
-            return objective(trial)
+        started.append(trial.number)
+        try:
+            with interrupts.at_once():
+                return objective(trial)
+        except BaseException as exc:
+            if interruption(exc):
+                with contextlib.suppress(Exception):  # the database may still be away: the fallback
+                    trial.set_user_attr(ATTR["interrupted"], True)  # is the heartbeat or the dead pid
+            raise
 
-    with interrupts.held(), contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-        study.optimize(objective_at_once, n_trials=1, catch=(Surplus, Diverged), gc_after_trial=False)
+    with interrupts.held():
+        try:
+            study.optimize(objective_at_once, n_trials=1, catch=(Surplus, Diverged), gc_after_trial=False)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return
+        except BaseException as exc:
+            if not (started and interruption(exc)):
+                raise
+            retry_interrupted(study, {started[-1]})
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise
 
 
 def tuning_open(study: optuna.Study, cell: Cell) -> bool:
@@ -206,6 +230,7 @@ def unstick_study(plan: StudyPlan, study: optuna.Study) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
+        retry_interrupted(study)  # in case the interrupted worker could not queue the retry itself
 
 
 def count_progress(plan: StudyPlan, storage: Any) -> int:

@@ -58,30 +58,26 @@ class Worker:
         parent = parent_of(study)
 
         def objective(trial: optuna.Trial) -> float:
-            try:
-                slot = claim_slot(study, trial, cell.budget, cell.extra_cap)
-                if slot is None:
-                    raise Surplus("budget already spent")
-                space = cell.space
-                if trial.user_attrs.get("discrimbench.defaults"):
-                    # the paper-defaults trial draws nothing a default cannot fill: a None default
-                    # ("derived by the method") or one outside the searched range keeps the method's value
-                    space = {k: v for k, v in space.items() if holds(v, cell.defaults.get(k))}
-                params = {**cell.fixed, **suggest(trial, space)}
-                result, run_id = self.runner.execute(
-                    cell, "trial", self.plan.study.config.tuning.seed, params, trial, parent
-                )
-                trial.set_user_attr(ATTR["mlflow"], run_id or "")
-                trial.set_user_attr(ATTR["status"], result.status)
-                value = result.val_best
-                if result.status != "ok" or not math.isfinite(value):
-                    reason = result.reason or f"no finite {cell.selection} value"
-                    trial.set_user_attr(ATTR["reason"], reason)
-                    raise Diverged(reason)
-                return float(value)
-            except KeyboardInterrupt:
-                trial.set_user_attr(ATTR["interrupted"], True)
-                raise
+            slot = claim_slot(study, trial, cell.budget, cell.extra_cap)
+            if slot is None:
+                raise Surplus("budget already spent")
+            space = cell.space
+            if trial.user_attrs.get("discrimbench.defaults"):
+                # the paper-defaults trial draws nothing a default cannot fill: a None default
+                # ("derived by the method") or one outside the searched range keeps the method's value
+                space = {k: v for k, v in space.items() if holds(v, cell.defaults.get(k))}
+            params = {**cell.fixed, **suggest(trial, space)}
+            result, run_id = self.runner.execute(
+                cell, "trial", self.plan.study.config.tuning.seed, params, trial, parent
+            )
+            trial.set_user_attr(ATTR["mlflow"], run_id or "")
+            trial.set_user_attr(ATTR["status"], result.status)
+            value = result.val_best
+            if result.status != "ok" or not math.isfinite(value):
+                reason = result.reason or f"no finite {cell.selection} value"
+                trial.set_user_attr(ATTR["reason"], reason)
+                raise Diverged(reason)
+            return float(value)
 
         while tuning_open(study, cell):
             optimize_one(study, objective)

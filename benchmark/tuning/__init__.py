@@ -29,7 +29,7 @@ import optuna
 
 from benchmark.tuning.budget import TrialCounts, budget_trials, claim_slot, count_trials, retried_numbers
 from benchmark.tuning.objective import has_queued_seed, suggest
-from benchmark.tuning.recovery import recover_dead_trials
+from benchmark.tuning.recovery import interruption, recover_dead_trials, retry_interrupted
 from benchmark.tuning.samplers import SlotSeededSampler, make_pruner, may_prune, prune_warmup
 from benchmark.tuning.storages import (
     RECONNECT_S,
@@ -51,6 +51,7 @@ __all__ = [
     "claim_slot",
     "count_trials",
     "has_queued_seed",
+    "interruption",
     "is_connection_error",
     "is_rdb_url",
     "make_pruner",
@@ -60,6 +61,7 @@ __all__ = [
     "prune_warmup",
     "recover_dead_trials",
     "retried_numbers",
+    "retry_interrupted",
     "storage_failure",
     "suggest",
 ]

@@ -79,13 +79,17 @@ def claim_slot(study: optuna.Study, trial: optuna.Trial, budget: int, cap: int) 
     """Record the owner and the slot of a starting trial; None when the budget is already complete (or
     being completed by running trials) or the cap of extra trials is spent.
 
-    A retried trial keeps its original slot. A new trial's slot is its rank among the slot holders.
+    A retried trial keeps its original slot, unless an earlier slot holder already has it (the slot was
+    queued again twice): then it is surplus. A new trial's slot is its rank among the slot holders.
     """
     trial.set_user_attr(ATTR["owner"], owner_id())
     inherited = trial.user_attrs.get(ATTR["slot"])
-    if inherited is not None:
-        return int(inherited)
     holders = [t for t in budget_trials(study.get_trials(deepcopy=False)) if t.number < trial.number]
+    if inherited is not None:
+        if any(t.user_attrs.get(ATTR["slot"]) == inherited for t in holders):
+            trial.set_user_attr(ATTR["surplus"], True)  # a second retry of one slot (two workers queued it)
+            return None
+        return int(inherited)
     if not count_trials(holders).open(budget, cap):
         trial.set_user_attr(ATTR["surplus"], True)
         return None

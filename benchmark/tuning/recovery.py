@@ -1,4 +1,6 @@
-"""Recovering trials of dead local workers (SQLite and journal storages; RDB storages use the heartbeat)."""
+"""Recovering trials that stopped for a reason outside their method: a dead local worker (SQLite and
+journal storages; RDB storages use the heartbeat) or an interruption (Ctrl-C, SIGTERM, a database connection
+lost mid-statement), which Optuna records as FAIL. Each gets one retry with the same parameters and slot."""
 
 from __future__ import annotations
 
@@ -11,9 +13,43 @@ from optuna.trial import TrialState
 
 from benchmark.host_process import pid_alive
 from benchmark.tuning.budget import retried_numbers
+from benchmark.tuning.storages import lost_connection
 from benchmark.tuning.trial_attrs import ATTR
 
-__all__ = ["recover_dead_trials"]
+__all__ = ["interruption", "recover_dead_trials", "retry_interrupted"]
+
+
+def interruption(exc: BaseException) -> bool:
+    """``exc`` stopped a trial for a reason outside its method: Ctrl-C or SIGTERM (raised as
+    KeyboardInterrupt or SystemExit by :mod:`benchmark.interrupts`) or a lost database connection."""
+    return isinstance(exc, KeyboardInterrupt | SystemExit) or lost_connection(exc) is not None
+
+
+def _retry_callback() -> RetryHeartbeatStaleTrialCallback:
+    with warnings.catch_warnings():  # experimental in Optuna
+        warnings.simplefilter("ignore")
+        return RetryHeartbeatStaleTrialCallback(max_retry=None)
+
+
+def retry_interrupted(study: optuna.Study, numbers: set[int] | None = None) -> int:
+    """Queue one retry of every FAIL trial marked interrupted that has none yet (all of them, or those
+    with ``numbers``). Safe for several workers at once: a second retry of the same slot starts as
+    surplus (:func:`~benchmark.tuning.budget.claim_slot`, and the seed checks of repeats and sweeps).
+
+    Returns:
+        How many trials were queued again.
+    """
+    retry = _retry_callback()
+    trials = study.get_trials(deepcopy=False)
+    stale = retried_numbers(trials)
+    count = 0
+    for t in trials:
+        if numbers is not None and t.number not in numbers:
+            continue
+        if t.state == TrialState.FAIL and t.user_attrs.get(ATTR["interrupted"]) and t.number not in stale:
+            retry(study, t)
+            count += 1
+    return count
 
 
 def recover_dead_trials(study: optuna.Study, *, ownerless_dead: bool = False) -> int:
@@ -27,17 +63,9 @@ def recover_dead_trials(study: optuna.Study, *, ownerless_dead: bool = False) ->
         How many trials were recovered.
     """
     host = socket.gethostname()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        retry = RetryHeartbeatStaleTrialCallback(max_retry=None)
-    trials = study.get_trials(deepcopy=False)
-    stale = retried_numbers(trials)
-    count = 0
-    for t in trials:
-        if t.state == TrialState.FAIL and t.user_attrs.get(ATTR["interrupted"]) and t.number not in stale:
-            retry(study, t)  # Ctrl-C'd trial: failed by Optuna, never retried yet
-            count += 1
-            continue
+    retry = _retry_callback()
+    count = retry_interrupted(study)  # in case the interrupted worker could not queue the retry itself
+    for t in study.get_trials(deepcopy=False):
         if t.state != TrialState.RUNNING:
             continue
         owner = str(t.user_attrs.get(ATTR["owner"], ""))

@@ -32,6 +32,7 @@ __all__ = [
     "ReconnectingRDBStorage",
     "is_connection_error",
     "is_rdb_url",
+    "lost_connection",
     "open_storage",
     "patient_connect",
     "storage_failure",
@@ -163,6 +164,11 @@ def storage_failure(exc: BaseException) -> BaseException | None:
 
     if isinstance(exc, sa.SQLAlchemyError | optuna.exceptions.StorageInternalError):
         return exc
+    return lost_connection(exc)
+
+
+def lost_connection(exc: BaseException) -> BaseException | None:
+    """The lost or refused database connection that is ``exc`` or along its cause/context chain, or None."""
     seen: set[int] = set()
     link: BaseException | None = exc
     while link is not None and id(link) not in seen:

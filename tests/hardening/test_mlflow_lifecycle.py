@@ -30,24 +30,28 @@ def _runs(out: Path) -> list[Any]:
     return client.search_runs([client.get_experiment_by_name("small").experiment_id], max_results=1000)
 
 
-def _open_trial_run(db: Path) -> str | None:
-    """The id of a trial run RUNNING in the store right now (read with sqlite3, as the writer writes)."""
+def _open_trial_run(db: Path, role: str = "trial") -> str | None:
+    """The id of a run of ``role`` (trial, repeat) RUNNING in the store right now (read with sqlite3, as
+    the writer writes)."""
     if not db.exists():
         return None
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
             row = conn.execute(
                 "SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid "
-                "WHERE r.status = 'RUNNING' AND t.key = 'discrimbench.role' AND t.value = 'trial' LIMIT 1"
+                "WHERE r.status = 'RUNNING' AND t.key = 'discrimbench.role' AND t.value = ? LIMIT 1",
+                (role,),
             ).fetchone()
     except sqlite3.Error:
         return None
     return None if row is None else str(row[0])
 
 
-def _start_and_wait_for_an_open_trial(study: Path, out: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the study and return once a trial's MLflow run is open. A study that ends unseen (the writer
-    lagged behind a whole run on a loaded machine) is started again from scratch, up to 3 times."""
+def _start_and_wait_for_an_open_trial(
+    study: Path, out: Path, role: str = "trial"
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the study and return once a trial's (or a repeat's) MLflow run is open. A study that ends
+    unseen (the writer lagged behind a whole run on a loaded machine) is started again, up to 3 times."""
     for _ in range(3):
         shutil.rmtree(out, ignore_errors=True)
         proc = subprocess.Popen(
@@ -55,13 +59,13 @@ def _start_and_wait_for_an_open_trial(study: Path, out: Path) -> tuple[subproces
         )
         deadline = time.time() + 240
         while time.time() < deadline and proc.poll() is None:
-            run_id = _open_trial_run(out / "mlflow.db")
+            run_id = _open_trial_run(out / "mlflow.db", role)
             if run_id is not None:
                 return proc, run_id
             time.sleep(0.005)
         proc.kill()
         proc.wait()
-    pytest.fail("no trial run was seen open before the study ended, 3 times")
+    pytest.fail(f"no {role} run was seen open before the study ended, 3 times")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _resume_and_check(study: Path, out: Path, reference: Path, killed: str) -> None:
-    done = subprocess.run(run_cmd(study, out), env=ENV, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(run_cmd(study, out), env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     runs = {r.info.run_id: r for r in _runs(out)}
     assert [r.info.run_name for r in runs.values() if r.info.status == "RUNNING"] == []
@@ -100,9 +104,12 @@ def test_sigkill_with_an_open_trial_run_then_resume(reference: Path, tmp_path: P
     _resume_and_check(study, out, reference, open_run)
 
 
-def test_sigterm_ends_open_runs_killed_before_exit(reference: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("role", ["trial", "repeat"])
+def test_sigterm_ends_open_runs_killed_before_exit(reference: Path, tmp_path: Path, role: str) -> None:
+    """A SIGTERM'd trial or repeat is queued again with its slot or seed: the resumed study equals the
+    uninterrupted one (a repeat stopped this way was once never retried, and the resume waited forever)."""
     study, out = write_study(tmp_path, SLOW), tmp_path / "out"
-    proc, open_run = _start_and_wait_for_an_open_trial(study, out)
+    proc, open_run = _start_and_wait_for_an_open_trial(study, out, role)
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=120) == 130
     assert proc.stderr is not None and "Traceback" not in proc.stderr.read().decode()

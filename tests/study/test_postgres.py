@@ -4,8 +4,8 @@ server during a two-worker study loses nothing. Needs DISCRIMBENCH_TEST_POSTGRES
 DATABASE) and, for the restart, DISCRIMBENCH_TEST_PG_CLUSTER ("15 main", for pg_ctlcluster); skipped without
 them locally, failed without them when CI=true.
 
-All PostgreSQL tests live in this one file on purpose: ``pytest -n 2 --dist loadfile`` runs them on one
-xdist worker, one after the other, so the restart (the last test) never hits another test's database."""
+The restart test is marked ``restarts_postgres``: it holds the server alone, so it never hits another test's
+database (tests/distributed/test_multi_machine.py may run on the other xdist worker)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark.testing import assert_each_slot_and_seed_once, without_health_warning
+from benchmark.testing import assert_each_slot_and_seed_once, describe_storage, without_health_warning
 
 pytestmark = pytest.mark.postgres
 ENV = "DISCRIMBENCH_TEST_POSTGRES_URL"
@@ -171,6 +171,7 @@ def _finished_trials(engine: Any) -> int:
         return 0
 
 
+@pytest.mark.restarts_postgres
 def test_restart_during_two_worker_study_then_rerun_loses_nothing(
     pg_url: str, tmp_path: Path, tiny_config: dict
 ) -> None:
@@ -197,7 +198,11 @@ def test_restart_during_two_worker_study_then_rerun_loses_nothing(
         ["pg_ctlcluster", *cluster.split(), "restart"], check=True, capture_output=True, timeout=120
     )
     for p in procs:
-        code = p.wait(timeout=300)
+        try:
+            code = p.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            pytest.fail(f"a worker hung after the restart:\n{describe_storage(pg_url)}")
         err = p.stderr.read().decode() if p.stderr else ""
         assert "Traceback" not in err, err[-3000:]
         shown = without_health_warning(err).strip().splitlines()  # 1-epoch runs: the warning is expected
@@ -206,6 +211,11 @@ def test_restart_during_two_worker_study_then_rerun_loses_nothing(
             assert code == 2 and len(lines) == 1 and lines[0].startswith("discrimbench run: error:"), err
         else:
             assert not lines, err
-    rerun = subprocess.run(_cmd(study, pg_url, out), env=RUN_ENV, capture_output=True, text=True, timeout=300)
+    try:
+        rerun = subprocess.run(
+            _cmd(study, pg_url, out), env=RUN_ENV, capture_output=True, text=True, timeout=300
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the re-run hung:\n{describe_storage(pg_url)}")
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     _check_exactly_once(pg_url, out, rows=4)
