@@ -230,7 +230,7 @@ def unstick_study(plan: StudyPlan, study: optuna.Study) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
-        retry_interrupted(study)  # in case the interrupted worker could not queue the retry itself
+        retry_interrupted(study)  # stale trials failed before their retry callback ran, and the like
 
 
 def count_progress(plan: StudyPlan, storage: Any) -> int:

@@ -39,7 +39,7 @@ from benchmark.study.parents import finish_parent, parent_of
 from benchmark.study.plan import StudyPlan
 from benchmark.sweeps import execute as sweeps
 from benchmark.tracking import Tracker, make_tracker
-from benchmark.tuning import ATTR, claim_slot, has_queued_seed, owner_id, suggest
+from benchmark.tuning import ATTR, claim_slot, has_queued_seed, owner_id, retry_interrupted, suggest
 
 __all__ = ["Worker", "work"]
 
@@ -56,6 +56,7 @@ class Worker:
     def tune(self, cell: Cell) -> None:
         study = tune_study(self.plan, self.storage, cell)
         parent = parent_of(study)
+        retry_interrupted(study)  # a slot stopped from outside (crash, stale, interrupt) before a new one
 
         def objective(trial: optuna.Trial) -> float:
             slot = claim_slot(study, trial, cell.budget, cell.extra_cap)

@@ -29,7 +29,12 @@ import optuna
 
 from benchmark.tuning.budget import TrialCounts, budget_trials, claim_slot, count_trials, retried_numbers
 from benchmark.tuning.objective import has_queued_seed, suggest
-from benchmark.tuning.recovery import interruption, recover_dead_trials, retry_interrupted
+from benchmark.tuning.recovery import (
+    interruption,
+    recover_dead_trials,
+    retry_interrupted,
+    stopped_from_outside,
+)
 from benchmark.tuning.samplers import SlotSeededSampler, make_pruner, may_prune, prune_warmup
 from benchmark.tuning.storages import (
     RECONNECT_S,
@@ -62,6 +67,7 @@ __all__ = [
     "recover_dead_trials",
     "retried_numbers",
     "retry_interrupted",
+    "stopped_from_outside",
     "storage_failure",
     "suggest",
 ]

@@ -1,6 +1,7 @@
 """Recovering trials that stopped for a reason outside their method: a dead local worker (SQLite and
-journal storages; RDB storages use the heartbeat) or an interruption (Ctrl-C, SIGTERM, a database connection
-lost mid-statement), which Optuna records as FAIL. Each gets one retry with the same parameters and slot."""
+journal storages; RDB storages use the heartbeat), an interruption (Ctrl-C, SIGTERM, a database connection
+lost mid-statement) or a crash, which Optuna records as FAIL. Each gets a retry with the same parameters and
+slot, so a budget slot or a seed is never lost to something its method did not do."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import warnings
 
 import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.host_process import pid_alive
 from benchmark.tuning.budget import retried_numbers
 from benchmark.tuning.storages import lost_connection
 from benchmark.tuning.trial_attrs import ATTR
 
-__all__ = ["interruption", "recover_dead_trials", "retry_interrupted"]
+__all__ = ["interruption", "recover_dead_trials", "retry_interrupted", "stopped_from_outside"]
 
 
 def interruption(exc: BaseException) -> bool:
@@ -31,10 +32,20 @@ def _retry_callback() -> RetryHeartbeatStaleTrialCallback:
         return RetryHeartbeatStaleTrialCallback(max_retry=None)
 
 
+def stopped_from_outside(trial: FrozenTrial) -> bool:
+    """A FAIL trial that carries no verdict of its method: not diverged (a reason), not surplus, no result
+    stored (a repeat or sweep run that failed records its row). Its run was interrupted, failed by the
+    heartbeat, or crashed; Optuna records all of these FAIL, and some of them (a stale trial failed just
+    before its retry callback ran, an interrupt whose mark could not be written) carry no other sign."""
+    verdicts = (ATTR["reason"], ATTR["surplus"], ATTR["result"])
+    return trial.state == TrialState.FAIL and not any(trial.user_attrs.get(k) for k in verdicts)
+
+
 def retry_interrupted(study: optuna.Study, numbers: set[int] | None = None) -> int:
-    """Queue one retry of every FAIL trial marked interrupted that has none yet (all of them, or those
-    with ``numbers``). Safe for several workers at once: a second retry of the same slot starts as
-    surplus (:func:`~benchmark.tuning.budget.claim_slot`, and the seed checks of repeats and sweeps).
+    """Queue one retry, same parameters and slot, of every trial :func:`stopped_from_outside` that has none
+    yet (all of them, or those with ``numbers``). Safe for several workers at once: a second retry of one
+    slot starts as surplus (:func:`~benchmark.tuning.budget.claim_slot`, and the seed checks of repeats
+    and sweeps).
 
     Returns:
         How many trials were queued again.
@@ -46,7 +57,7 @@ def retry_interrupted(study: optuna.Study, numbers: set[int] | None = None) -> i
     for t in trials:
         if numbers is not None and t.number not in numbers:
             continue
-        if t.state == TrialState.FAIL and t.user_attrs.get(ATTR["interrupted"]) and t.number not in stale:
+        if stopped_from_outside(t) and t.number not in stale:
             retry(study, t)
             count += 1
     return count

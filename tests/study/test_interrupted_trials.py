@@ -69,13 +69,38 @@ def test_a_lost_connection_queues_the_trial_again_and_the_worker_goes_on(tmp_pat
     assert study.trials[0].user_attrs[ATTR["interrupted"]] is True
 
 
-def test_a_failure_of_the_method_is_not_retried(tmp_path: Path) -> None:
+def test_a_crash_stops_the_worker_and_the_next_worker_retries_the_slot(tmp_path: Path) -> None:
     study = _study(tmp_path)
     with pytest.raises(ValueError, match="a bug"):
         optimize_one(study, _objective(study, ValueError("a bug")))
     assert _slots(study) == [("FAIL", 0)]
     assert ATTR["interrupted"] not in study.trials[0].user_attrs
-    assert count_trials(study.get_trials()).failed == 1
+    assert retry_interrupted(study) == 1  # what every worker does before it tunes a cell
+    assert _slots(study) == [("FAIL", 0), ("WAITING", 0)]
+
+
+def test_a_verdict_of_the_method_is_never_retried(tmp_path: Path) -> None:
+    """Diverged (a reason), surplus, and a repeat or sweep run that failed with its row stored."""
+    study = _study(tmp_path)
+    for attr in (ATTR["reason"], ATTR["surplus"], ATTR["result"]):
+        trial = study.ask()
+        trial.set_user_attr(attr, "x")
+        study.tell(trial, state=TrialState.FAIL)
+    assert retry_interrupted(study) == 0
+
+
+def test_a_stale_trial_failed_before_its_retry_callback_ran_gets_its_slot_back(tmp_path: Path) -> None:
+    """CI, PostgreSQL restarted mid-study: Optuna's ``fail_stale_trials`` failed a trial, then lost the
+    connection before queuing its retry. The slot went to waste and the cell completed slots 1 and 2."""
+    study = _study(tmp_path)
+    trial = study.ask()
+    assert claim_slot(study, trial, BUDGET, CAP) == 0
+    trial.suggest_float("x", 0.0, 1.0)
+    study.tell(trial, state=TrialState.FAIL)  # as fail_stale_trials does: no attribute, no retry
+    assert retry_interrupted(study) == 1
+    optimize_one(study, _objective(study))
+    optimize_one(study, _objective(study))
+    assert _slots(study) == [("FAIL", 0), ("COMPLETE", 0), ("COMPLETE", 1)]
 
 
 def test_a_slot_queued_twice_runs_once(tmp_path: Path) -> None:
@@ -96,8 +121,8 @@ def test_a_slot_queued_twice_runs_once(tmp_path: Path) -> None:
 
 
 def test_the_fallback_retries_once_however_often_it_runs(tmp_path: Path) -> None:
-    """``retry_interrupted`` (run by every worker that finds a cell busy) queues a retry only for an
-    interrupted trial that has none."""
+    """``retry_interrupted`` (run by every worker that tunes a cell or finds it busy) queues a retry only
+    for a trial that has none."""
     study = _study(tmp_path)
     trial = study.ask()
     trial.set_user_attr(ATTR["slot"], 0)
