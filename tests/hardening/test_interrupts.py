@@ -61,7 +61,9 @@ def test_optuna_tells_the_trial_before_a_signal_it_held_is_raised() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         optimize_one(study, objective)
-    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL]
+    failed, retry = study.trials  # stopped from outside its method: queued again with the same draw
+    assert (failed.state, retry.state) == (optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING)
+    assert retry.params == failed.params
 
     original = study._storage.set_trial_state_values
 
@@ -72,4 +74,4 @@ def test_optuna_tells_the_trial_before_a_signal_it_held_is_raised() -> None:
     study._storage.set_trial_state_values = tell_with_a_signal  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         optimize_one(study, lambda t: t.suggest_float("x", 0, 1))
-    assert study.trials[-1].state == optuna.trial.TrialState.COMPLETE
+    assert study.trials[-1].state == optuna.trial.TrialState.COMPLETE and len(study.trials) == 2
