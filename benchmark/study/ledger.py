@@ -28,9 +28,11 @@ from benchmark.space import Choice
 from benchmark.study.plan import StudyPlan, study_name
 from benchmark.tuning import (
     ATTR,
+    RECONNECT_S,
     SlotSeededSampler,
     budget_trials,
     count_trials,
+    fail_ownerless,
     interruption,
     make_pruner,
     open_storage,
@@ -223,13 +225,15 @@ def unstick(plan: StudyPlan, storage: Any, cell: Cell) -> None:
 
 def unstick_study(plan: StudyPlan, study: optuna.Study) -> None:
     """Fail and re-queue one study's trials of dead workers: by process id on local storages, by
-    heartbeat on RDB servers (the one rule for tuning, repeat and sweep studies)."""
+    heartbeat on RDB servers, or by a missing owner long after the start (a worker that died before its
+    first heartbeat); the one rule for tuning, repeat and sweep studies."""
     if plan.local_storage:
         recover_dead_trials(study)
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             optuna.storages.fail_stale_trials(study)
+        fail_ownerless(study, after_s=plan.study.config.storage.grace_period + RECONNECT_S)
         retry_interrupted(study)  # stale trials failed before their retry callback ran, and the like
 
 

@@ -30,6 +30,7 @@ import optuna
 from benchmark.tuning.budget import TrialCounts, budget_trials, claim_slot, count_trials, retried_numbers
 from benchmark.tuning.objective import has_queued_seed, suggest
 from benchmark.tuning.recovery import (
+    fail_ownerless,
     interruption,
     recover_dead_trials,
     retry_interrupted,
@@ -55,6 +56,7 @@ __all__ = [
     "budget_trials",
     "claim_slot",
     "count_trials",
+    "fail_ownerless",
     "has_queued_seed",
     "interruption",
     "is_connection_error",

@@ -5,6 +5,7 @@ slot, so a budget slot or a seed is never lost to something its method did not d
 
 from __future__ import annotations
 
+import datetime
 import socket
 import warnings
 
@@ -17,7 +18,13 @@ from benchmark.tuning.budget import retried_numbers
 from benchmark.tuning.storages import lost_connection
 from benchmark.tuning.trial_attrs import ATTR
 
-__all__ = ["interruption", "recover_dead_trials", "retry_interrupted", "stopped_from_outside"]
+__all__ = [
+    "fail_ownerless",
+    "interruption",
+    "recover_dead_trials",
+    "retry_interrupted",
+    "stopped_from_outside",
+]
 
 
 def interruption(exc: BaseException) -> bool:
@@ -60,6 +67,33 @@ def retry_interrupted(study: optuna.Study, numbers: set[int] | None = None) -> i
         if stopped_from_outside(t) and t.number not in stale:
             retry(study, t)
             count += 1
+    return count
+
+
+def fail_ownerless(study: optuna.Study, after_s: float) -> int:
+    """Fail RUNNING trials that never recorded an owner, ``after_s`` seconds after they started.
+
+    A worker records its ``host:pid`` as the first statement of every trial. One that lost the database
+    between taking a trial and that statement (a server restart) and then stopped leaves a RUNNING trial
+    that nobody owns and that has no heartbeat either, so Optuna never finds it stale and its cell waits
+    forever (seen in the PostgreSQL restart test: a repeat RUNNING with no owner). ``after_s`` must cover
+    a live worker's longest wait for the database (the grace period plus the reconnect patience); the
+    failed trial is then retried by :func:`retry_interrupted`.
+
+    Returns:
+        How many trials were failed.
+    """
+    now = datetime.datetime.now()
+    count = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        started = t.datetime_start
+        if ATTR["owner"] in t.user_attrs or started is None or (now - started).total_seconds() < after_s:
+            continue
+        try:
+            study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
+        except (ValueError, RuntimeError):
+            continue
+        count += 1
     return count
 
 

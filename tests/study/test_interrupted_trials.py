@@ -13,7 +13,7 @@ import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from benchmark.study.ledger import Surplus, optimize_one
-from benchmark.tuning import ATTR, claim_slot, count_trials, retry_interrupted
+from benchmark.tuning import ATTR, claim_slot, count_trials, fail_ownerless, retry_interrupted
 
 BUDGET, CAP = 2, 2
 
@@ -132,3 +132,20 @@ def test_the_fallback_retries_once_however_often_it_runs(tmp_path: Path) -> None
     assert retry_interrupted(study) == 1
     assert retry_interrupted(study) == 0
     assert _slots(study) == [("FAIL", 0), ("WAITING", 0)]
+
+
+def test_a_running_trial_nobody_owns_is_failed_after_the_wait_and_retried(tmp_path: Path) -> None:
+    """PostgreSQL restart test: a worker took a queued repeat, lost the server before recording its owner
+    and stopped. The trial stayed RUNNING with no heartbeat, so Optuna never found it stale, and the other
+    worker waited for that seed until the test's 300 s ran out."""
+    study = _study(tmp_path)
+    study.enqueue_trial({"x": 0.5}, user_attrs={ATTR["seed"]: 7})  # a queued repeat's seed
+    orphan = study.ask()  # taken, then the worker died before its first statement
+    owned = study.ask()
+    owned.set_user_attr(ATTR["owner"], "host:1")
+    assert fail_ownerless(study, after_s=3600) == 0  # a live worker may still be waiting for the server
+    assert fail_ownerless(study, after_s=0) == 1
+    assert [t.state.name for t in study.trials] == ["FAIL", "RUNNING"]
+    assert retry_interrupted(study, {orphan.number}) == 1
+    retry = study.trials[-1]
+    assert retry.state == TrialState.WAITING and retry.user_attrs[ATTR["seed"]] == 7
