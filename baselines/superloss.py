@@ -13,6 +13,14 @@ started from the first batch mean, global average) follow the FastEstimator Supe
 * ``ema``: τ ← α·τ + (1−α)·mean_B ℓ, started from the first batch mean, updated before use.
 * ``global-average``: the running mean of every per-sample loss seen so far, updated before use.
 
+λ's units (``lam_units``): λ has the units of ℓ, since σ* depends on (ℓ − τ)/λ only. ``loss`` (default)
+takes λ as given, as DiscrimLoss's classification runs do (cross-entropy of order 1). ``target`` reads λ
+as λ₀ for a loss of targets of order 1 and uses λ₀·s² on MSE, λ₀·s on smooth-L1 (linear beyond δ = 1),
+with s the dataset's ``target_scale`` (90 on DigitSum); on classification it changes nothing. On
+DigitSum's raw-sum MSE, λ = 1 makes σ* all-or-nothing and the model's output dies in the first epoch
+(docs/recipes.md §5); no official SuperLoss regression setting exists to follow, so the conversion is
+offered, not the default.
+
 Deviations: W₀ is computed in torch (Halley/Newton, see ``_functional.lambertw0``) instead of scipy on the
 CPU, so there is no host copy per batch; it is at least as accurate as scipy.
 """
@@ -20,7 +28,7 @@ CPU, so there is no host copy per batch; it is at least as accurate as scipy.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
@@ -31,7 +39,7 @@ from benchmark.method import LossMethod, MethodContext, MethodParams, StepLoss
 from benchmark.registry import METHODS
 from benchmark.space import Distribution, FloatRange
 
-__all__ = ["Params", "SuperLoss"]
+__all__ = ["Params", "SuperLoss", "loss_unit"]
 
 TAU_STATE = ("tau", "tau_started", "loss_sum", "loss_count")
 """The threshold's entries in :meth:`SuperLoss.state_dict`."""
@@ -44,6 +52,18 @@ class Params(MethodParams):
     tau: float | None = Field(None, description="fixed τ; None means ln C (classification only)")
     lam: float = Field(1.0, gt=0.0, description="regularisation strength λ > 0")
     ema_alpha: float = Field(0.9, ge=0.0, lt=1.0, description="EMA factor α of τ in [0, 1)")
+    lam_units: Literal["loss", "target"] = Field(
+        "loss",
+        description="λ as given (loss), or λ₀ scaled by the target scale to the task loss's units (target)",
+    )
+
+
+def loss_unit(ctx: MethodContext) -> float:
+    """What one unit of a loss on targets of order 1 is in the task loss's units: s² for MSE, s for
+    smooth-L1, 1 for classification (s: the dataset's ``target_scale``)."""
+    if ctx.task != "regression":
+        return 1.0
+    return ctx.target_scale**2 if ctx.regression_loss == "mse" else ctx.target_scale
 
 
 @METHODS.register("superloss", summary="SuperLoss (Castells et al. 2020), closed-form σ* via Lambert W")
@@ -63,6 +83,7 @@ class SuperLoss(LossMethod):
             "superloss.tau=None: regression needs an explicit tau "
             "(a float) or tau_mode 'ema' / 'global-average'",
         )  # fmt: skip
+        self.lam = params.lam * (loss_unit(ctx) if params.lam_units == "target" else 1.0)
         self.sigma = torch.ones(ctx.n_train, device=ctx.device)
         self.threshold = RunningThreshold(
             params.tau_mode, self.fixed_tau, params.ema_alpha, per_sample=True, device=ctx.device
@@ -81,6 +102,7 @@ class SuperLoss(LossMethod):
             "cifar100": {"tau_mode": "fixed", "tau": None, "lam": 0.25},  # τ = ln 100, λ = 0.25
             "mnist": {"tau_mode": "fixed", "tau": 0.5, "lam": 1.0},  # τ = 0.5, λ = 1
             "ema": {"tau_mode": "ema", "lam": 1.0},
+            "regression": {"tau_mode": "ema", "lam": 1.0, "lam_units": "target"},  # a DiscrimBench mapping
         }
 
     @classmethod
@@ -99,9 +121,9 @@ class SuperLoss(LossMethod):
         ell = self.task_loss(outputs[0], targets)
         detached = ell.detach()
         tau = self.threshold.update(detached).to(ell.dtype)
-        sigma = superloss_sigma(detached - tau, self.p.lam)
+        sigma = superloss_sigma(detached - tau, self.lam)
         self.sigma[idx] = sigma.to(self.sigma.dtype)
-        per_sample = (ell - tau) * sigma + self.p.lam * torch.log(sigma) ** 2
+        per_sample = (ell - tau) * sigma + self.lam * torch.log(sigma) ** 2
         return StepLoss.unregularised(per_sample.unsqueeze(0), detached.unsqueeze(0))
 
     def sample_weights(self) -> torch.Tensor:

@@ -67,6 +67,9 @@ class MethodContext:
             (a benchmark-side fact no practitioner has; only methods told to use it read it).
         regression_loss: the task loss for regression ("mse", or "smooth_l1" which the official
             DiscrimLoss code calls "L1").
+        target_scale: the regression targets' typical size, the unit the task loss is measured in
+            (the dataset's own; 1 for classification and for targets of order 1). A method whose constants
+            are in loss units may convert them with it, as SuperLoss's ``lam_units: target`` does.
     """
 
     task: Task
@@ -77,6 +80,7 @@ class MethodContext:
     noise_rate: float | None = None
     regression_loss: RegressionLoss = "mse"
     realised_noise_rate: float | None = None
+    target_scale: float = 1.0
 
 
 class TrainPredictor(Protocol):

@@ -133,6 +133,7 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
         noise_rate=spec.rate,
         regression_loss=recipe.regression_loss,
         realised_noise_rate=float(data.realised_rate),
+        target_scale=data.target_scale,
     )
     method = method_cls(params, ctx)
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)
@@ -146,7 +147,7 @@ def planned_schedule(spec: RunSpec, data: PreparedData) -> tuple[dict[str, float
     recipe = resolve_recipe(data.recipe, spec.recipe, spec.epochs)
     ctx = MethodContext(
         task=data.task, num_classes=data.num_classes, n_train=len(data.train), epochs=recipe.epochs,
-        noise_rate=spec.rate, regression_loss=recipe.regression_loss,
+        noise_rate=spec.rate, regression_loss=recipe.regression_loss, target_scale=data.target_scale,
     )  # fmt: skip
     return method_cls(method_cls.make_params(spec.params), ctx).schedule_epochs(), recipe.epochs
 

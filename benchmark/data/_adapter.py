@@ -106,6 +106,11 @@ class DatasetAdapter(abc.ABC):
         return None
 
     @property
+    def target_scale(self) -> float:
+        """The regression targets' typical size (the unit of the task loss); 1 unless a dataset says."""
+        return 1.0
+
+    @property
     @abc.abstractmethod
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input as the model receives it (e.g. (3, 32, 32), (20,))."""

@@ -143,4 +143,5 @@ class PreparedData:
     recipe: Recipe
     input_shape: tuple[int, ...]
     target_range: tuple[float, float] | None = None
+    target_scale: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)

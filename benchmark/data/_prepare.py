@@ -219,6 +219,7 @@ def prepare(
         recipe=recipe,
         input_shape=adapter.input_shape,
         target_range=adapter.target_range,
+        target_scale=adapter.target_scale,
         extra={
             "train_index": train_idx,
             "val_index": val_idx,

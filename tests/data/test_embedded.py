@@ -63,6 +63,7 @@ def test_digitsum_uses_official_val_and_random_permute_block() -> None:
     p = prepare("digitsum", "permute-block", 0.4, seed=2, dataset_kwargs=kw)
     assert p.extra["official_val"] and len(p.val) == 50 and p.extra["noise_params"] == {"block": "random"}
     assert p.task == "regression" and p.num_classes is None and p.target_range == (0.0, 180.0)
+    assert p.target_scale == 90.0  # what SuperLoss's lam_units: target reads
     changed = torch.nonzero(p.train_mask).flatten()
     assert changed.max() > 0.4 * len(p.train)  # random subset, not the first (shortest) strings
     assert torch.equal(torch.sort(p.train.y).values, torch.sort(p.train_clean_y).values)

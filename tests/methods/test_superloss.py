@@ -129,3 +129,46 @@ def test_unknown_tau_mode_is_refused() -> None:
         HyperparameterError, match=r"superloss\.tau_mode='median'.*'fixed', 'ema' or 'global-average'"
     ):
         build("superloss", make_ctx(), tau_mode="median")
+
+
+@pytest.mark.parametrize(
+    ("regression_loss", "unit", "tau"), [("mse", 90.0**2, 400.0), ("smooth_l1", 90.0, 20.0)]
+)
+def test_lam_units_target_scales_lambda_to_the_task_loss(
+    float64_default: None, regression_loss: str, unit: float, tau: float
+) -> None:
+    """``lam_units: target`` on regression is λ·s² (MSE) or λ·s (smooth-L1), checked against scipy's W."""
+    ctx = make_ctx("regression", target_scale=90.0, regression_loss=regression_loss)
+    method = build("superloss", ctx, tau_mode="fixed", tau=tau, lam=0.5, lam_units="target")
+    preds = torch.tensor([[10.0], [60.0], [95.0], [180.0]])
+    targets = torch.tensor([12.0, 30.0, 90.0, 20.0])
+    step = method.loss([preds], targets, torch.arange(4), 0)
+
+    err = preds[:, 0].numpy() - targets.numpy()
+    ell = err**2 if regression_loss == "mse" else np.where(np.abs(err) < 1, 0.5 * err**2, np.abs(err) - 0.5)
+    lam = 0.5 * unit
+    y = (ell - tau) / lam
+    w = np.where(y <= -2 * INV_E, -1.0, scipy.special.lambertw(0.5 * np.maximum(-2 * INV_E, y)).real)
+    sigma = np.exp(-w)
+    np.testing.assert_allclose(method.sample_weights()[:4].numpy(), sigma, rtol=1e-12)
+    np.testing.assert_allclose(
+        step.per_sample[0].detach().numpy(), (ell - tau) * sigma + lam * w**2, rtol=1e-12
+    )
+    assert 0.1 < sigma.min() < sigma.max() < math.e  # graded weights, not all-or-nothing
+
+
+def test_lam_units_target_changes_nothing_on_classification(float64_default: None) -> None:
+    data = tiny_data()
+    (model,) = tiny_models(1, N_CLASSES)
+    logits = model(data.x).detach()
+    idx = torch.arange(len(data.y))
+    as_given = build("superloss", make_ctx(target_scale=90.0), lam=0.5).loss([logits], data.y, idx, 0)
+    scaled = build("superloss", make_ctx(target_scale=90.0), lam=0.5, lam_units="target").loss(
+        [logits], data.y, idx, 0
+    )
+    torch.testing.assert_close(scaled.per_sample, as_given.per_sample, rtol=0, atol=0)
+
+
+def test_unknown_lam_units_is_refused() -> None:
+    with pytest.raises(HyperparameterError, match=r"superloss\.lam_units='targets'"):
+        build("superloss", make_ctx(), lam_units="targets")
