@@ -244,6 +244,7 @@ class RunLoop:
             model.train()
         batches = index_batches(len(self.y_train), self.recipe.batch_size, self.order, self.device)
         loss_sum = torch.zeros((), device=self.device)
+        area: torch.Tensor | None = None  # this epoch's task losses, in their own dtype (no cast per step)
         per_it = self.schedule.per_iteration
         for it, (idx, x) in enumerate(self.train_x.train_batches(batches)):
             if per_it or it == 0:
@@ -263,7 +264,12 @@ class RunLoop:
                 opt.step()
             self.method.after_step()
             loss_sum += objective.detach()
-            self.loss_area.index_add_(0, idx, step.task_loss[0].detach().to(torch.float64))
+            seen = step.task_loss[0].detach()
+            if area is None:
+                area = torch.zeros(len(self.loss_area), dtype=seen.dtype, device=self.device)
+            area.index_add_(0, idx, seen)
+        if area is not None:  # each sample once an epoch: the same sums as adding each step in float64
+            self.loss_area += area.to(torch.float64)
         return float(loss_sum) / max(1, len(batches))
 
     @torch.no_grad()
