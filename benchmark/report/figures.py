@@ -11,6 +11,7 @@ legends, panels and colours read as the headline table does), else in the order 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -21,7 +22,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from benchmark import stats
-from benchmark.figure_writer import save
 
 __all__ = [
     "auroc_curves",
@@ -64,6 +64,15 @@ def ordered(methods: Iterable[str], order: Sequence[str] | None = None) -> list[
     present = set(methods)
     base = list(dict.fromkeys(_installed_methods() if order is None else order))
     return [m for m in base if m in present] + sorted(present - set(base))
+
+
+def save(fig: Figure, folder: Path, name: str) -> list[Path]:
+    """Write ``name.png`` (150 dpi) and ``name.pdf`` into ``folder``; returns both paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
 
 
 def _legend(fig: Figure, axes: Sequence[Any], title: str = "method") -> None:

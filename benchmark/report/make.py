@@ -16,7 +16,6 @@ import pandas as pd
 from tqdm import tqdm
 
 from benchmark.errors import StudyConfigError
-from benchmark.figure_writer import saving_in_background
 from benchmark.output_files import atomic_write
 from benchmark.report.document import Report
 from benchmark.report.io import (
@@ -77,21 +76,20 @@ def make_report(
     name = _study_name(df, study, study_dir)
     report = Report(f"DiscrimBench report: {name}")
     bar = _progress_bar(progress)
-    with saving_in_background():  # figures render in helper processes; every file exists after the block
-        if df.empty:
-            report.notes.append("results.csv holds no successful runs: nothing to summarise.")
-        else:
-            _step(bar, "tables and statistics")
-            add_tables(report, df, study, refs, out)
-            _step(bar, "figures from results.csv")
-            add_result_figures(report, df, fig_dir)
-            add_health(report, df, study, out)
-            _step(bar, "curves from MLflow")
-            add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), df, study, fig_dir)
-            _step(bar, "tuning curves from Optuna")
-            add_tuning_figures(report, df, optuna_storage_url(study_dir, study), name, fig_dir)
-        _step(bar, "sensitivity sweeps")
-        add_sensitivity(report, study_dir, fig_dir)
+    if df.empty:
+        report.notes.append("results.csv holds no successful runs: nothing to summarise.")
+    else:
+        _step(bar, "tables and statistics")
+        add_tables(report, df, study, refs, out)
+        _step(bar, "figures from results.csv")
+        add_result_figures(report, df, fig_dir)
+        add_health(report, df, study, out)
+        _step(bar, "curves from MLflow")
+        add_curve_figures(report, load_histories(mlflow_uri(study_dir, study), name), df, study, fig_dir)
+        _step(bar, "tuning curves from Optuna")
+        add_tuning_figures(report, df, optuna_storage_url(study_dir, study), name, fig_dir)
+    _step(bar, "sensitivity sweeps")
+    add_sensitivity(report, study_dir, fig_dir)
     _step(bar, "writing " + ", ".join(formats))
     texts: dict[str, tuple[str, Callable[[], str]]] = {
         "md": ("report.md", lambda: markdown_page(report, out)),
