@@ -107,8 +107,13 @@ class DatasetAdapter(abc.ABC):
 
     @property
     def target_scale(self) -> float:
-        """The regression targets' typical size (the unit of the task loss); 1 unless a dataset says."""
-        return 1.0
+        """The regression targets' typical size (the unit of the task loss): the midpoint of
+        :attr:`target_range` unless a dataset says otherwise, so that no regression dataset silently
+        gets 1 (SuperLoss's ``lam_units: target`` reads it); 1 for classification."""
+        if self.target_range is None:
+            return 1.0
+        low, high = self.target_range
+        return (low + high) / 2.0
 
     @property
     @abc.abstractmethod

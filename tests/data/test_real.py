@@ -148,6 +148,7 @@ def test_utkface_sorted_split_and_lazy_images(tmp_path: Path) -> None:
     ages = [3, 71, 25, 40, 8, 90, 33, 55, 12, 61, 19, 47, 28, 36, 5, 80, 22, 66, 44, 30]
     paths = fixtures.write_utkface(tmp_path, ages)
     adapter = get_adapter("utkface", image_size=12)
+    assert adapter.target_scale == 58.0  # the midpoint of the age range: SuperLoss's lam_units: target
     raw = load_raw(adapter, str(tmp_path))
     assert len(raw.train) == 18 and len(raw.test) == 2  # 90/10
     by_name = {p.name: a for p, a in zip(paths, ages, strict=True)}
