@@ -14,8 +14,10 @@ the first network (the official code reports both; they behave alike). Memorisat
 the corrupted training samples against their noisy and their true labels, and on the clean samples, only
 when some labels are corrupted) is read from the training forward passes when the recipe does not augment:
 each sample's prediction in its own step of the epoch (train mode, before that step's update), as the
-hardness below is, at the cost of one argmax per step instead of a re-prediction of the training set per
-epoch. With augmentation (the training passes see augmented inputs) the plain corrupted samples, and as
+hardness below is, instead of a re-prediction of the training set per epoch. The steps' logits, task
+losses and objectives are kept in an :class:`~benchmark.engine.step_record.EpochRecord` and reduced a
+chunk of steps at a time (one argmax, one index write, one index_add), with the same results as per-step
+operations. With augmentation (the training passes see augmented inputs) the plain corrupted samples, and as
 many clean ones evenly spaced over the training set, are predicted again after the epoch, in eval mode.
 Methods with per-sample weights also log the mean weight of the clean and of the corrupted samples.
 ``train/loss`` is the mean over batches of the objective the method back-propagates.
@@ -23,10 +25,11 @@ Methods with per-sample weights also log the mean weight of the clean and of the
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -41,6 +44,7 @@ from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, label_acc
 from benchmark.engine.optim import build_optimizer
 from benchmark.engine.recipe import resolve_recipe
 from benchmark.engine.schedules import Schedule
+from benchmark.engine.step_record import EpochRecord
 from benchmark.engine.summary import summarise_history
 from benchmark.errors import HyperparameterError
 from benchmark.health import COLLAPSE_CV, run_health, weight_spread
@@ -152,6 +156,20 @@ def planned_schedule(spec: RunSpec, data: PreparedData) -> tuple[dict[str, float
     return method_cls(method_cls.make_params(spec.params), ctx).schedule_epochs(), recipe.epochs
 
 
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """``model`` in eval mode inside the block and in its former mode after. A model already in eval
+    mode is left as it is: a switch walks every submodule (about 65 µs for a 3-layer MLP)."""
+    if not model.training:
+        yield
+        return
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train()
+
+
 class RunLoop:
     """The state of one run between setup and summary (kept small: one method per phase)."""
 
@@ -243,16 +261,13 @@ class RunLoop:
         for model in self.models:
             model.train()
         batches = index_batches(len(self.y_train), self.recipe.batch_size, self.order, self.device)
-        loss_sum = torch.zeros((), device=self.device)
-        area: torch.Tensor | None = None  # this epoch's task losses, in their own dtype (no cast per step)
+        record = EpochRecord(self.step_pred if self.memo_from_steps else None, self.loss_area)
         per_it = self.schedule.per_iteration
         for it, (idx, x) in enumerate(self.train_x.train_batches(batches)):
             if per_it or it == 0:
                 self.schedule.apply(self.optimizers, epoch, it)
             outputs = [m(x) for m in self.models]
             step = self.method.loss(outputs, self.y_train[idx], idx, epoch)
-            if self.memo_from_steps:
-                self.step_pred[idx] = outputs[0].detach().argmax(dim=1)
             objective = step.objective()
             for opt in self.optimizers:
                 opt.zero_grad(set_to_none=True)
@@ -263,34 +278,25 @@ class RunLoop:
             for opt in self.optimizers:
                 opt.step()
             self.method.after_step()
-            loss_sum += objective.detach()
-            seen = step.task_loss[0].detach()
-            if area is None:
-                area = torch.zeros(len(self.loss_area), dtype=seen.dtype, device=self.device)
-            area.index_add_(0, idx, seen)
-        if area is not None:  # each sample once an epoch: the same sums as adding each step in float64
-            self.loss_area += area.to(torch.float64)
-        return float(loss_sum) / max(1, len(batches))
+            logits = outputs[0].detach() if self.memo_from_steps else None
+            record.add(idx, logits, step.task_loss.detach(), objective.detach())
+        return record.close()
 
     @torch.no_grad()
     def _predict(
         self, model: torch.nn.Module, inputs: Inputs, rows: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Eval-mode outputs of ``model`` on ``inputs`` (or on its ``rows``), in order."""
-        was_training = model.training
-        model.eval()
-        parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size, rows)]
-        model.train(was_training)
+        with eval_mode(model):
+            parts = [model(x) for _, x in inputs.eval_batches(self.recipe.eval_batch_size, rows)]
         return torch.cat(parts) if parts else torch.empty(0, device=self.device)
 
     @torch.no_grad()
     def _predict_augmented(self, model: torch.nn.Module) -> torch.Tensor:
-        was_training = model.training
-        model.eval()
         order = torch.arange(len(self.y_train), device=self.device)
         batches = list(torch.split(order, self.recipe.eval_batch_size))
-        parts = [model(x) for _, x in self.train_x.train_batches(batches)]
-        model.train(was_training)
+        with eval_mode(model):
+            parts = [model(x) for _, x in self.train_x.train_batches(batches)]
         return torch.cat(parts)
 
     def _predict_train(
@@ -325,6 +331,10 @@ class RunLoop:
 
     def _evaluate(self, epoch: int, train_loss: float) -> dict[str, float]:
         """All per-epoch metrics of model 0, stacked on the device and read back at once."""
+        with eval_mode(self.models[0]):  # one switch for every prediction below
+            return self._evaluate_in_eval_mode(epoch, train_loss)
+
+    def _evaluate_in_eval_mode(self, epoch: int, train_loss: float) -> dict[str, float]:
         model, m = self.models[0], self.metric
         score = accuracy if m == "acc" else mae
         val_out = self._predict(model, self.val_x)

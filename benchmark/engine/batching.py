@@ -118,6 +118,10 @@ class Inputs:
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(idx, x) over the split (or over ``rows``) in index order, not augmented."""
         order = torch.arange(self.n, device=self.device) if rows is None else rows
+        if rows is None and self._ready:  # the whole prepared split: slices are views, no gather copy
+            for start, idx in zip(range(0, self.n, batch_size), torch.split(order, batch_size), strict=True):
+                yield idx, self.x[start : start + batch_size]
+            return
         yield from self._iterate(list(torch.split(order, batch_size)), augment=False)
 
     def _iterate(

@@ -148,6 +148,41 @@ def test_inputs_scale_uint8_and_normalise() -> None:
     assert next(tokens.eval_batches(4))[1].dtype == torch.int64
 
 
+@pytest.mark.parametrize("augment", ["none", "crop-flip"])
+def test_eval_batches_of_a_whole_split_equal_the_gathered_rows(augment: str) -> None:
+    """Slices of a prepared split (no gather) and the row path give the same indices and inputs, for
+    batch sizes that do and do not divide the split; a split prepared per batch takes the row path."""
+    x = torch.randint(0, 256, (11, 3, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    inputs = Inputs(x, torch.device("cpu"), mean=(0.5, 0.4, 0.3), std=(0.2, 0.3, 0.25), augment=augment)
+    for batch_size in (1, 4, 11, 64):
+        whole = list(inputs.eval_batches(batch_size))
+        rows = list(inputs.eval_batches(batch_size, torch.arange(11)))
+        assert [len(i) for i, _ in whole] == [len(i) for i, _ in rows]
+        for (i_a, x_a), (i_b, x_b) in zip(whole, rows, strict=True):
+            assert torch.equal(i_a, i_b) and torch.equal(x_a, x_b)
+        assert torch.equal(
+            torch.cat([xb for _, xb in whole]),
+            (x.float() / 255 - inputs._mean.view(1, -1, 1, 1)) / inputs._std.view(1, -1, 1, 1),
+        )  # type: ignore[union-attr]
+
+
+def test_eval_mode_restores_the_former_mode_and_leaves_an_eval_model_alone() -> None:
+    from benchmark.training import eval_mode
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    with eval_mode(model):
+        assert not model.training and not model[1].training
+    assert model.training and model[1].training
+    with pytest.raises(RuntimeError), eval_mode(model):
+        raise RuntimeError("boom")
+    assert model.training
+    model.eval()
+    model[1].train()  # a mixed model in eval mode is left exactly as it is
+    with eval_mode(model):
+        assert not model.training and model[1].training
+    assert not model.training and model[1].training
+
+
 # ---- recipe and device validation -----------------------------------------------------------------
 
 
