@@ -43,7 +43,6 @@ class CE(LossMethod):
     def loss(
         self, outputs: Sequence[torch.Tensor], targets: torch.Tensor, idx: torch.Tensor, epoch: int
     ) -> StepLoss:
-        """(1, B) task loss; no regulariser."""
-        ell = self.task_loss(outputs[0], targets)
-        per_sample = ell.unsqueeze(0)
-        return StepLoss.unregularised(per_sample, per_sample.detach())
+        """(1, B) task loss, its mean from the fused kernel (per_sample detached); no regulariser."""
+        ell, mean = self.task_loss_and_mean(outputs[0], targets)
+        return StepLoss.one_model(ell, ell, batch_mean=mean)

@@ -324,9 +324,9 @@ class DiscrimLoss(LossMethod):
         self.rows = (idx, s_b)
         d = self.es(epoch) * (l_hat - self.gamma(epoch) * k) * torch.exp(-s_b).to(ell.dtype)
         if self.p.wd_inst_param == 0:
-            return StepLoss.unregularised(d.unsqueeze(0), ell.detach().unsqueeze(0))
+            return StepLoss.one_model(d, ell.detach())
         regulariser = 0.5 * self.p.wd_inst_param * (s_b**2).sum().to(ell.dtype)
-        return StepLoss(d.unsqueeze(0), regulariser, ell.detach().unsqueeze(0))
+        return StepLoss.one_model(d, ell.detach(), regulariser)
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -158,7 +158,7 @@ class GCE(LossMethod):
         lq = self._lq(logits, targets)
         per_sample = self.weights[idx].to(lq.dtype) * (lq - self.lq_k) if self.pruned else lq
         task_loss = F.cross_entropy(logits.detach(), targets, reduction="none")
-        return StepLoss.unregularised(per_sample.unsqueeze(0), task_loss.unsqueeze(0))
+        return StepLoss.one_model(per_sample, task_loss)
 
     def sample_weights(self) -> torch.Tensor:
         """The truncation mask w (all ones before the first pruning, and for untruncated GCE)."""

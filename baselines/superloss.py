@@ -124,7 +124,7 @@ class SuperLoss(LossMethod):
         sigma = superloss_sigma(detached - tau, self.lam)
         self.sigma[idx] = sigma.to(self.sigma.dtype)
         per_sample = (ell - tau) * sigma + self.lam * torch.log(sigma) ** 2
-        return StepLoss.unregularised(per_sample.unsqueeze(0), detached.unsqueeze(0))
+        return StepLoss.one_model(per_sample, detached)
 
     def sample_weights(self) -> torch.Tensor:
         """The last σ* seen for each sample (1 before its first visit)."""

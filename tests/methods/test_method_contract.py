@@ -50,6 +50,11 @@ def test_loss_shape_finite_and_gradients_reach_every_parameter(name: str) -> Non
     assert step.task_loss.shape == (cls.n_models, BATCH)
     assert step.regulariser.shape == ()
     assert torch.isfinite(step.per_sample).all()
+    # what the engine back-propagates is the batch mean of per_sample (summed over models) plus the
+    # regulariser, whatever shortcut the method took (StepLoss.batch_mean, a fused kernel)
+    general = step.per_sample.detach().mean(dim=1).sum()
+    general = general + step.regulariser.detach() if step.regularised else general
+    torch.testing.assert_close(step.objective().detach(), general, rtol=1e-6, atol=1e-7)
     step.objective().backward()
     for model in models:
         for param in model.parameters():
@@ -196,3 +201,50 @@ def test_one_model_objective_is_the_batch_mean_bit_for_bit(n: int) -> None:
         reg = torch.randn((), generator=gen, dtype=dtype)
         step = StepLoss(per_sample=per_sample, regulariser=reg, task_loss=per_sample)
         assert torch.equal(step.objective(), per_sample.mean(dim=1).sum() + reg)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_task_loss_and_mean_gives_the_per_sample_loss_and_the_same_gradient_bits(task: str) -> None:
+    """CE's fused path (``task_loss_and_mean``) against the per-sample loss and its plain mean: equal
+    per-sample values, the mean up to rounding, and the gradient on the outputs bit for bit (batch sizes
+    with and without an exact 1/B)."""
+    from benchmark.method import task_loss, task_loss_and_mean
+
+    gen = torch.Generator().manual_seed(5)
+    for batch in (1, 14, 32, 100):
+        if task == "classification":
+            logits = torch.randn(batch, 7, generator=gen, dtype=torch.float32) * 3
+            targets = torch.randint(0, 7, (batch,), generator=gen)
+        else:
+            logits = torch.randn(batch, 1, generator=gen, dtype=torch.float32) * 3
+            targets = torch.randn(batch, generator=gen)
+        plain_in = logits.clone().requires_grad_()
+        ell = task_loss(plain_in, targets, task)
+        ell.mean().backward()
+        fused_in = logits.clone().requires_grad_()
+        values, mean = task_loss_and_mean(fused_in, targets, task)
+        mean.backward()
+        assert not values.requires_grad
+        assert torch.equal(values, ell.detach())
+        torch.testing.assert_close(mean.detach(), ell.detach().mean(), rtol=2e-7, atol=0)
+        assert plain_in.grad is not None and fused_in.grad is not None
+        assert torch.equal(fused_in.grad, plain_in.grad), batch
+
+
+def test_one_model_step_loss_views_and_objective() -> None:
+    """``StepLoss.one_model``: (1, B) fields that share the (B,) tensors' values, the objective the plain
+    mean (plus a given regulariser), and a given fused batch_mean taken as it is."""
+    from benchmark.method import StepLoss
+
+    per_sample = torch.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    task = torch.tensor([0.5, 0.25, 0.125])
+    step = StepLoss.one_model(per_sample, task)
+    assert step.per_sample.shape == step.task_loss.shape == (1, 3) and not step.regularised
+    assert torch.equal(step.task_loss[0], task)
+    assert step.objective().item() == pytest.approx(7.0 / 3.0)
+    step.objective().backward()
+    assert per_sample.grad is not None and torch.equal(per_sample.grad, torch.full((3,), 1.0 / 3.0))
+    reg = torch.tensor(10.0)
+    assert StepLoss.one_model(per_sample, task, reg).objective().item() == pytest.approx(7.0 / 3.0 + 10.0)
+    fused = torch.tensor(99.0)
+    assert StepLoss.one_model(per_sample.detach(), task, batch_mean=fused).objective() is fused
