@@ -10,6 +10,7 @@ legends, panels and colours read as the headline table does), else in the order 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -151,6 +152,7 @@ def cd_diagram(
         label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
         label_props={"fontsize": 10},
     )  # fmt: skip
+    _ring_tied_markers(drawn["markers"])
     room = 0.35 * max(1, k - 1)  # data units beyond each end of the axis for the labels
     for elbow, text in zip(drawn["elbows"], drawn["labels"], strict=True):
         x = list(elbow.get_xdata())
@@ -163,6 +165,19 @@ def cd_diagram(
     ax.tick_params(axis="x", labelsize=11, length=6, width=1.2)
     ax.set_title("Average rank (1 = best); bars: no significant difference (Wilcoxon-Holm)", fontsize=10)
     return fig
+
+
+def _ring_tied_markers(markers: Sequence[Any]) -> None:
+    """Methods with the same average rank share one point on the axis; each marker drawn later (on top) is
+    made smaller than the ones below it, so every tied method's colour shows as a ring around the next
+    instead of the last one hiding the others. The points stay exactly at their ranks."""
+    xs = [float(marker.get_offsets()[0][0]) for marker in markers]
+    for i, marker in enumerate(markers):
+        tied_before = sum(1 for x in xs[:i] if math.isclose(x, xs[i], abs_tol=1e-9))
+        tied_after = sum(1 for x in xs[i + 1 :] if math.isclose(x, xs[i], abs_tol=1e-9))
+        if tied_before + tied_after:
+            base = float(marker.get_sizes()[0])
+            marker.set_sizes([base * (1.0 + 0.7 * tied_after) ** 2])  # area: diameter grows 0.7 per ring
 
 
 def weight_groups(

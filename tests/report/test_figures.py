@@ -65,6 +65,30 @@ def test_cd_diagram_axis_covers_every_rank_with_table_labels(results_df: pd.Data
     assert "Average rank" in ax.get_title()
 
 
+def test_cd_diagram_tied_ranks_show_every_colour_as_a_ring() -> None:
+    """Two methods with the same average rank share one point: the one drawn first is the larger marker,
+    so the later one (on top) does not hide it; both stay exactly at the rank, untied markers as drawn."""
+    from matplotlib.colors import to_rgba
+
+    ranks = pd.Series({"coteaching": 2.25, "gce": 2.5, "ce": 3.25, "superloss": 3.25, "discrimloss": 3.75})
+    names = list(ranks.index)
+    p = pd.DataFrame(0.5, index=names, columns=names)
+    fig = figures.cd_diagram(ranks, p)
+    ax = fig.axes[0]
+    colours = figures.method_colors(names)
+    markers = {}
+    for collection in ax.collections:
+        ((x, _),) = collection.get_offsets()
+        rgba = tuple(collection.get_facecolor()[0])
+        method = next(m for m in names if to_rgba(colours[m]) == pytest.approx(rgba))
+        markers[method] = (float(x), float(collection.get_sizes()[0]), ax.collections.index(collection))
+    assert markers["ce"][0] == markers["superloss"][0] == 3.25
+    (below, above) = sorted(("ce", "superloss"), key=lambda m: markers[m][2])  # drawing order
+    assert markers[below][1] > markers[above][1] * 2  # a visible ring around the marker on top
+    untied = {markers[m][1] for m in ("coteaching", "gce", "discrimloss")}
+    assert untied == {markers[above][1]}
+
+
 def test_weight_groups_and_distribution_figure() -> None:
     weights = np.arange(12, dtype=float)
     corrupted = np.array([True] * 4 + [False] * 8)
