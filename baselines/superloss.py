@@ -21,7 +21,7 @@ DigitSum's raw-sum MSE, λ = 1 makes σ* all-or-nothing and the model's output d
 (docs/recipes.md §5); no official SuperLoss regression setting exists to follow, so the conversion is
 offered, not the default.
 
-Deviations: W₀ is computed in torch (Halley/Newton, see ``_functional.lambertw0``) instead of scipy on the
+Deviations: W₀ is computed in torch (Halley steps, see ``_functional.lambertw0``) instead of scipy on the
 CPU, so there is no host copy per batch; it is at least as accurate as scipy.
 """
 
