@@ -18,6 +18,7 @@ from benchmark.errors import HyperparameterError
 from benchmark.registry import METHODS, load_builtin_components
 from benchmark.runs import RunSpec
 from benchmark.training import start_run, train_run
+from tests.host_sync import HostSyncDetector
 
 load_builtin_components()
 
@@ -296,3 +297,19 @@ if __name__ == "__main__":  # prints a fresh GOLDEN table (see the comment above
         )
         print(f'    "{name}": {{{values}}},')
     print("}")
+
+
+@pytest.mark.parametrize("method", ["ce", "discrimloss", "coteaching"])
+def test_a_training_epoch_reads_nothing_back_from_the_device(method: str, tiny_data: PreparedData) -> None:
+    """No step of an engine epoch (forward, the method's loss, backward, the optimiser steps, the step
+    record) copies a value to the host; the epoch's mean objective is read once after its last step,
+    through a host copy of the objectives (no dispatched read on a CPU tensor). Gradient clipping on."""
+    recipe = {**RECIPE, "grad_clip": 5.0}
+    loop = start_run(tiny_spec(method, epochs=3, recipe=recipe), data=tiny_data)
+    for epoch in range(3):
+        with HostSyncDetector() as detector:
+            loss = loop.train_epoch(epoch)
+        assert detector.syncs == [] and math.isfinite(loss)
+    with HostSyncDetector() as detector:
+        float(torch.ones(2).sum())  # the detector sees a read when there is one
+    assert detector.syncs

@@ -8,27 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from _method_harness import BATCH, N_CLASSES, N_TRAIN, build, make_ctx, tiny_data, tiny_models, train
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from benchmark.errors import HyperparameterError
 from benchmark.method import LossMethod
 from benchmark.registry import METHODS
 from benchmark.space import Choice, FloatRange, IntRange
+from tests.host_sync import HostSyncDetector
 
 NAMES = METHODS.names()
-
-
-class HostSyncDetector(TorchDispatchMode):
-    """Records every op that copies a device value to the host (``.item()``, ``float(t)``, ``bool(t)``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.syncs: list[str] = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
-        if func in (torch.ops.aten._local_scalar_dense.default, torch.ops.aten.nonzero.default):
-            self.syncs.append(str(func))
-        return func(*args, **(kwargs or {}))
 
 
 def test_all_five_methods_are_registered_and_subclass_the_contract() -> None:
