@@ -9,8 +9,9 @@ write and one index_add per chunk of steps then do the same work in large operat
 
 The results are the same bits as the per-step operations: the argmax sees the same logits, the losses
 are added into zeros of their own dtype with ``index_add_`` in step order (duplicate indices included),
-and the objectives are summed in step order in their own dtype. Logits are flushed once a chunk holds
-``flush_elements`` values, so the memory held is bounded whatever the size of the training set.
+and the objectives are summed in step order in float32 (float64 objectives in float64). Logits are
+flushed once a chunk holds ``flush_elements`` values, so the memory held is bounded whatever the size of
+the training set.
 """
 
 from __future__ import annotations
@@ -90,17 +91,11 @@ class EpochRecord:
 
 
 def sum_in_order(values: torch.Tensor) -> float:
-    """Σ of a 1-D tensor, added left to right in its own dtype (one host read).
+    """Σ of a 1-D tensor, added left to right in float32, or float64 for float64 values (one host read).
 
-    The same bits as adding each value in turn to a running total on the device; ``torch.sum`` adds
-    pairwise and ``torch.cumsum`` accumulates in double on a CPU, so neither is used.
+    The same bits as adding each value in turn to a running float32 (float64) total on the device, as
+    the engine did per step; half-precision values are summed in float32, as such a total holds them.
+    ``torch.sum`` adds pairwise and ``torch.cumsum`` accumulates in double on a CPU, so neither is used.
     """
-    host = values.detach().cpu()
-    try:
-        array = host.numpy()
-    except TypeError:  # a dtype numpy lacks (bfloat16): add on the host, one value at a time
-        total = torch.zeros((), dtype=host.dtype)
-        for value in host:
-            total += value
-        return float(total)
+    array = values.detach().to("cpu", torch.promote_types(values.dtype, torch.float32)).numpy()
     return float(np.add.accumulate(array)[-1]) if len(array) else 0.0

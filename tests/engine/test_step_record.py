@@ -93,13 +93,18 @@ def test_held_values_are_flushed_at_the_bound() -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
-def test_sum_in_order_is_a_running_total_in_the_values_dtype(dtype: torch.dtype) -> None:
+def test_sum_in_order_is_a_running_float32_or_float64_total(dtype: torch.dtype) -> None:
     values = torch.tensor([1.0] + [1e-3] * 999 + [3.0, -2.5], dtype=dtype)
-    running = torch.zeros((), dtype=dtype)
+    running = torch.zeros((), dtype=torch.float64 if dtype == torch.float64 else torch.float32)
     for value in values:
-        running += value
+        running += value  # as the engine's per-step total did (half precision summed in float32)
     assert sum_in_order(values) == float(running)
     if dtype == torch.float32:  # pairwise summation gives other bits here: the order is what is tested
         assert float(values.sum()) != float(running)
         assert float(np.float32(sum(np.float64(v) for v in values.numpy()))) != float(running)
+    if dtype in (torch.float16, torch.bfloat16):  # not summed in the values' own low precision
+        low = torch.zeros((), dtype=dtype)
+        for value in values:
+            low += value
+        assert float(low) != float(running)
     assert sum_in_order(torch.zeros(0, dtype=dtype)) == 0.0
