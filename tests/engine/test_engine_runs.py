@@ -286,19 +286,6 @@ def test_bad_inputs_raise_before_training(tiny_data: PreparedData) -> None:
         train_run(tiny_spec("gce", params={"q": 5.0}), data=tiny_data)
 
 
-if __name__ == "__main__":  # prints a fresh GOLDEN table (see the comment above it)
-    torch.set_num_threads(1)
-    data = prepare("synthetic-hard", "sym-excl", 0.4, 3, dataset_kwargs=TINY)
-    print("GOLDEN: dict[str, dict[str, float]] = {")
-    for name in METHODS.names():
-        row = train_run(tiny_spec(name), data=data).history[1]
-        values = ", ".join(
-            f'"{k}": {row[k]!r}' if math.isfinite(row[k]) else f'"{k}": math.nan' for k in GOLDEN_KEYS
-        )
-        print(f'    "{name}": {{{values}}},')
-    print("}")
-
-
 @pytest.mark.parametrize("method", ["ce", "discrimloss", "coteaching"])
 def test_a_training_epoch_reads_nothing_back_from_the_device(method: str, tiny_data: PreparedData) -> None:
     """No step of an engine epoch (forward, the method's loss, backward, the optimiser steps, the step
@@ -313,3 +300,16 @@ def test_a_training_epoch_reads_nothing_back_from_the_device(method: str, tiny_d
     with HostSyncDetector() as detector:
         float(torch.ones(2).sum())  # the detector sees a read when there is one
     assert detector.syncs
+
+
+if __name__ == "__main__":  # prints a fresh GOLDEN table (see the comment above it)
+    torch.set_num_threads(1)
+    data = prepare("synthetic-hard", "sym-excl", 0.4, 3, dataset_kwargs=TINY)
+    print("GOLDEN: dict[str, dict[str, float]] = {")
+    for name in METHODS.names():
+        row = train_run(tiny_spec(name), data=data).history[1]
+        values = ", ".join(
+            f'"{k}": {row[k]!r}' if math.isfinite(row[k]) else f'"{k}": math.nan' for k in GOLDEN_KEYS
+        )
+        print(f'    "{name}": {{{values}}},')
+    print("}")
