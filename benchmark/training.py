@@ -278,8 +278,7 @@ class RunLoop:
             for opt in self.optimizers:
                 opt.step()
             self.method.after_step()
-            logits = outputs[0].detach() if self.memo_from_steps else None
-            record.add(idx, logits, step.task_loss.detach(), objective.detach())
+            record.add(idx, outputs[0], step.task_loss, objective)
         return record.close()
 
     @torch.no_grad()

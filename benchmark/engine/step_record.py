@@ -50,16 +50,17 @@ class EpochRecord:
         self._area: torch.Tensor | None = None  # this epoch's losses, in their own dtype
 
     def add(
-        self, idx: torch.Tensor, logits: torch.Tensor | None, task_loss: torch.Tensor, objective: torch.Tensor
+        self, idx: torch.Tensor, logits: torch.Tensor, task_loss: torch.Tensor, objective: torch.Tensor
     ) -> None:
-        """Record one step: its sample indices (B,), model 0's detached logits (B, C) (only when
-        ``predictions`` is set), the detached task losses (n_models, B) and the detached objective ()."""
+        """Record one step: its sample indices (B,), model 0's logits (B, C) (kept only when
+        ``predictions`` is set), the task losses (n_models, B) and the objective (); detached views are
+        kept, so no step's autograd graph outlives its backward pass."""
         self._idx.append(idx)
-        self._losses.append(task_loss)
-        self._objectives.append(objective)
-        self._held += task_loss.shape[-1]
-        if logits is not None:
-            self._logits.append(logits)
+        self._losses.append(task_loss.detach())
+        self._objectives.append(objective.detach())
+        self._held += task_loss.numel()
+        if self.predictions is not None:
+            self._logits.append(logits.detach())
             self._held += logits.numel()
         if self._held >= self.flush_elements:
             self._flush()
@@ -68,7 +69,7 @@ class EpochRecord:
         if not self._idx:
             return
         idx = torch.cat(self._idx)
-        if self._logits and self.predictions is not None:
+        if self.predictions is not None:
             self.predictions[idx] = torch.cat(self._logits).argmax(dim=1)
         seen = torch.cat(self._losses, dim=1)[0]
         if self._area is None:

@@ -173,11 +173,10 @@ def _ring_tied_markers(markers: Sequence[Any]) -> None:
     instead of the last one hiding the others. The points stay exactly at their ranks."""
     xs = [float(marker.get_offsets()[0][0]) for marker in markers]
     for i, marker in enumerate(markers):
-        tied_before = sum(1 for x in xs[:i] if math.isclose(x, xs[i], abs_tol=1e-9))
-        tied_after = sum(1 for x in xs[i + 1 :] if math.isclose(x, xs[i], abs_tol=1e-9))
-        if tied_before + tied_after:
+        tied_above = sum(1 for x in xs[i + 1 :] if math.isclose(x, xs[i], abs_tol=1e-9))  # drawn later
+        if tied_above:
             base = float(marker.get_sizes()[0])
-            marker.set_sizes([base * (1.0 + 0.7 * tied_after) ** 2])  # area: diameter grows 0.7 per ring
+            marker.set_sizes([base * (1.0 + 0.7 * tied_above) ** 2])  # area: diameter grows 0.7 per ring
 
 
 def weight_groups(

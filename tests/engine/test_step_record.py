@@ -69,13 +69,18 @@ def test_record_matches_the_per_step_operations(
     assert mean == float(want_total) / len(epoch)
 
 
-def test_record_without_logits_leaves_predictions_alone_and_an_empty_epoch_is_zero() -> None:
+def test_record_without_predictions_and_of_tensors_in_a_graph_and_an_empty_epoch() -> None:
+    """Without a predictions tensor only the losses and objectives count; tensors that require grad (a
+    step's outputs before detaching) are recorded as detached values; an empty epoch's mean is 0."""
     area = torch.zeros(N, dtype=torch.float64)
-    record = EpochRecord(None, area)
+    record = EpochRecord(None, area, flush_elements=3)  # logits kept would pass the bound and flush
     idx = torch.tensor([3, 1])
-    record.add(idx, None, torch.tensor([[2.0, 5.0]]), torch.tensor(3.5))
+    logits = torch.randn(2, C, requires_grad=True)
+    losses = torch.tensor([[2.0, 5.0]], requires_grad=True)
+    record.add(idx, logits * 2, losses * 1, (losses * 1).mean() + 0.0)
+    assert record._held == 2  # the two losses, no logits
     assert record.close() == 3.5
-    assert area[3] == 2.0 and area[1] == 5.0 and area.sum() == 7.0
+    assert area[3] == 2.0 and area[1] == 5.0 and area.sum() == 7.0 and not area.requires_grad
     assert EpochRecord(None, area).close() == 0.0 and area.sum() == 7.0
 
 
