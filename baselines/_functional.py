@@ -6,6 +6,7 @@ no data-dependent loop counts), so a method can call it inside the training step
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -15,6 +16,7 @@ __all__ = [
     "bias_correction",
     "gce_lq",
     "lambertw0",
+    "scalar",
     "superloss_sigma",
 ]
 
@@ -22,6 +24,29 @@ INV_E = math.exp(-1.0)
 """1/e rounded to double: W₀ is defined on [−1/e, ∞)."""
 _INV_E_LO = -1.2428753672788363e-17
 """1/e − INV_E, so that x + 1/e is formed to full precision near the branch point."""
+
+
+def scalar(value: float, dtype: torch.dtype) -> torch.Tensor | float:
+    """``value`` as the constant operand of arithmetic on float32 or float64 tensors of ``dtype``: a 0-dim
+    CPU tensor of that dtype; for any other dtype the Python number itself.
+
+    Why: torch wraps a Python number in a float64 tensor and converts it to the other operand's dtype in
+    every operation (an ``_to_copy`` each time: ``x * 0.9`` takes 2.1 µs for a 128-float ``x`` on one CPU
+    thread, ``x * scalar(0.9, x.dtype)`` 1.3 µs with this function's cache lookup). A CPU tensor of the
+    operand's dtype takes the same CPU-scalar path as the wrapped number on every device (CUDA's division
+    by a reciprocal included), so the result is the same bits. Half and bfloat16 kernels read a wrapped
+    number at float precision, which a tensor of their own dtype would round away, so they get the number.
+    One cached tensor per (value, sign, dtype): −0.0 and 0.0 compare equal but multiply differently.
+    Never modify the returned tensor.
+    """
+    if dtype not in (torch.float32, torch.float64):
+        return value
+    return _scalar(value, math.copysign(1.0, value), dtype)
+
+
+@functools.lru_cache(maxsize=1024)
+def _scalar(value: float, sign: float, dtype: torch.dtype) -> torch.Tensor:
+    return torch.tensor(value, dtype=dtype)
 
 
 def gce_lq(log_p_y: torch.Tensor, q: float) -> torch.Tensor:
