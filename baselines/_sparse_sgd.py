@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from baselines._functional import scalar
+
 __all__ = ["sparse_sgd_rows"]
 
 
@@ -23,8 +25,9 @@ def sparse_sgd_rows(
     grad: torch.Tensor,
     lr: float,
     momentum: float,
-    scratch: torch.Tensor,
+    scratch: torch.Tensor | None,
     bounds: tuple[float, float],
+    current: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> None:
     """One in-place lazy-momentum SGD step (no dampening, Nesterov or weight decay) on the rows ``idx``,
     then a clamp of those rows to ``bounds``.
@@ -39,18 +42,25 @@ def sparse_sgd_rows(
     Args:
         param: (N,) float, updated in place.
         buf: (N,) float momentum buffer, updated in place.
-        idx: (B,) int64 rows, duplicates allowed.
+        idx: (B,) int64 rows, repeated rows allowed when ``scratch`` is given.
         grad: (B,) gradient of ``param[idx]`` (one entry per position of ``idx``).
         lr: learning rate.
         momentum: momentum factor μ.
-        scratch: (N,) zeros of ``grad``'s dtype; used to sum duplicate rows and left all zeros.
+        scratch: (N,) zeros of ``grad``'s dtype, used to sum duplicate rows of ``idx`` and left all zeros;
+            None when the caller knows the rows are distinct (three tensor operations fewer).
         bounds: (low, high) clamp of the updated rows.
+        current: ``(param[idx], buf[idx])`` when the caller gathered them already (two gathers fewer).
     """
-    scratch.index_add_(0, idx, grad)
-    g = scratch[idx]  # each position's row total (a duplicate row reads the same sum)
-    scratch.index_fill_(0, idx, 0.0)
-    old_param, old_buf = param[idx], buf[idx]
-    active = g != 0
-    new_buf = momentum * old_buf + g
-    buf[idx] = torch.where(active, new_buf, old_buf)
-    param[idx] = torch.where(active, old_param - lr * new_buf, old_param).clamp_(*bounds)
+    g = grad
+    if scratch is not None:
+        scratch.index_add_(0, idx, grad)
+        g = scratch.index_select(0, idx)  # each position's row total (a duplicate row reads the same sum)
+        scratch.index_fill_(0, idx, 0.0)
+    if current is None:
+        current = param.index_select(0, idx), buf.index_select(0, idx)
+    old_param, old_buf = current
+    active = g != scalar(0.0, g.dtype)
+    new_buf = scalar(momentum, buf.dtype) * old_buf + g
+    buf.index_copy_(0, idx, torch.where(active, new_buf, old_buf))
+    stepped = old_param - scalar(lr, new_buf.dtype) * new_buf
+    param.index_copy_(0, idx, torch.where(active, stepped, old_param).clamp_(*bounds))

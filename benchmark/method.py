@@ -72,6 +72,10 @@ class MethodContext:
         target_scale: the regression targets' typical size, the unit the task loss is measured in
             (the dataset's own; 1 for classification and for targets of order 1). A method whose constants
             are in loss units may convert them with it, as SuperLoss's ``lam_units: target`` does.
+        distinct_rows: every step's ``idx`` holds distinct sample indices. The engine's batches are slices
+            of one epoch permutation, so it sets this; a method may then skip summing the gradients of
+            repeated rows (three tensor operations of DiscrimLoss's step). False by default: a method
+            must handle repeated indices as a dense per-sample tensor would.
     """
 
     task: Task
@@ -83,6 +87,7 @@ class MethodContext:
     regression_loss: RegressionLoss = "mse"
     realised_noise_rate: float | None = None
     target_scale: float = 1.0
+    distinct_rows: bool = False
 
 
 class TrainPredictor(Protocol):

@@ -138,6 +138,7 @@ def start_run(spec: RunSpec, data: PreparedData | None = None, hardness: np.ndar
         regression_loss=recipe.regression_loss,
         realised_noise_rate=float(data.realised_rate),
         target_scale=data.target_scale,
+        distinct_rows=True,  # index_batches: slices of one epoch permutation
     )
     method = method_cls(params, ctx)
     return RunLoop(spec, data, recipe, device, models, method, hardness, streams.order)

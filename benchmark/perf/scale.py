@@ -57,16 +57,16 @@ def state_bytes_per_sample(method: LossMethod, n: int) -> float:
 
 def _stepper(name: str, n: int, batch: int, classes: int, dev: torch.device, rounds: int) -> Any:
     """A method instance at size ``n`` and a function running its next step."""
+    if n < batch:
+        raise ValueError(f"N = {n} is smaller than the batch ({batch})")
     cls = METHODS.get(name)
     ctx = MethodContext(task="classification", num_classes=classes, n_train=n, epochs=10, device=dev,
-                        noise_rate=0.4)  # fmt: skip
+                        noise_rate=0.4, distinct_rows=True)  # fmt: skip
     method = cls(cls.make_params({}), ctx)
     gen = torch.Generator().manual_seed(n)
-    needed = batch * rounds
-    perm = torch.randperm(n, generator=gen) if n >= needed else torch.randint(0, n, (needed,), generator=gen)
-    batches = list(
-        torch.split(perm[:needed].to(dev), batch)
-    )  # with N < B·rounds, indices repeat across batches
+    batches: list[torch.Tensor] = []
+    while len(batches) < rounds:  # whole batches of epoch permutations, as the engine's (rows distinct)
+        batches += list(torch.randperm(n, generator=gen)[: n // batch * batch].to(dev).split(batch))
     logits = [torch.randn(batch, classes, device=dev, requires_grad=True) for _ in range(cls.n_models)]
     targets = torch.randint(0, classes, (batch,), device=dev)
     state = {"i": 0}

@@ -19,6 +19,8 @@ from benchmark.engine.metrics import accuracy, auroc, hard_clean_mask, mae
 from benchmark.engine.recipe import resolve_recipe
 from benchmark.engine.schedules import Schedule
 from benchmark.errors import HyperparameterError
+from benchmark.runs import RunSpec
+from benchmark.training import start_run
 
 # ---- metrics ---------------------------------------------------------------------------------------
 
@@ -119,6 +121,15 @@ def test_index_batches_is_a_permutation_without_singletons() -> None:
     assert sorted(torch.cat(batches).tolist()) == list(range(11))
     again = index_batches(11, 5, torch.Generator().manual_seed(0), torch.device("cpu"))
     assert all(torch.equal(a, b) for a, b in zip(batches, again, strict=True))
+
+
+def test_the_engine_tells_methods_its_batch_rows_are_distinct() -> None:
+    """The promise behind ``MethodContext.distinct_rows`` (DiscrimLoss then skips summing repeated rows)
+    rests on the permutation above."""
+    spec = RunSpec(
+        dataset="synthetic-hard", noise="sym-excl", rate=0.2, method="discrimloss", seed=0, epochs=1
+    )
+    assert start_run(spec).method.ctx.distinct_rows is True
 
 
 def test_crop_flip_keeps_shape_and_takes_real_crops() -> None:

@@ -7,6 +7,7 @@ and restores those with a zero gradient, and all N entries are clamped after eve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -15,30 +16,46 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from baselines._sparse_sgd import sparse_sgd_rows
 from baselines.discrimloss import DiscrimLoss
-from benchmark.method import MethodContext
+from benchmark.method import MethodContext, StepLoss
 
 N, FEATURES, CLASSES, BATCH, EPOCHS = 40, 6, 4, 8, 6
 MODEL_LR = 0.05
 
 
 class DenseDiscrimLoss(DiscrimLoss):
-    """DiscrimLoss with the dense O(N) update of s (the oracle)."""
+    """DiscrimLoss as it was written before the row update (the oracle): one N-long leaf for log σ whose
+    dense gradient autograd forms (the regulariser's included), plain Python constants, momentum SGD
+    over all N entries and a clamp of all N entries after every step."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.s.requires_grad_()  # one N-long leaf: s[idx] in loss() scatters its gradient into N entries
+        self.leaf = self.s.clone().requires_grad_()
+
+    def loss(
+        self, outputs: Sequence[torch.Tensor], targets: torch.Tensor, idx: torch.Tensor, epoch: int
+    ) -> StepLoss:
+        ell = self.task_loss(outputs[0], targets)
+        beta = self.p.beta
+        m = beta * self.exp_avg[idx].to(ell.dtype) + (1.0 - beta) * ell
+        self.exp_avg[idx] = m.detach().to(self.exp_avg.dtype)
+        l_hat = m / (1.0 - beta ** (epoch + 1))
+        k = self.threshold.update(l_hat.detach()).to(ell.dtype)
+        s = self.leaf[idx]
+        d = self.es(epoch) * (l_hat - self.gamma(epoch) * k) * torch.exp(-s).to(ell.dtype)
+        regulariser = 0.5 * self.p.wd_inst_param * (s**2).sum().to(ell.dtype)
+        return StepLoss.one_model(d, ell.detach(), regulariser)
 
     @torch.no_grad()
     def after_step(self) -> None:
-        grad = self.s.grad
-        if grad is None:
-            return
+        grad = self.leaf.grad
+        assert grad is not None
         active = grad != 0
         new_buf = self.p.inst_momentum * self.momentum + grad
         self.momentum.copy_(torch.where(active, new_buf, self.momentum))
-        self.s.copy_(torch.where(active, self.s - self.p.lr_inst_param * new_buf, self.s))
-        self.s.clamp_(*self.clamp_bounds)
-        self.s.grad = None
+        self.leaf.copy_(torch.where(active, self.leaf - self.p.lr_inst_param * new_buf, self.leaf))
+        self.leaf.clamp_(*self.clamp_bounds)
+        self.leaf.grad = None
+        self.s.copy_(self.leaf)
 
 
 PARAMS = {  # ES 0.1, 0.2, 0.3 then 1 (a jump); γ switches (1 → 1.1) around epoch 2
@@ -55,13 +72,22 @@ def batches(epoch: int, duplicates: bool) -> list[torch.Tensor]:
     return list(torch.split(torch.randperm(N, generator=gen), BATCH))
 
 
-def train(cls: type[DiscrimLoss], params: dict[str, Any], duplicates: bool) -> dict[str, Any]:
-    ctx = MethodContext(task="classification", num_classes=CLASSES, n_train=N, epochs=EPOCHS)
+def train(
+    cls: type[DiscrimLoss],
+    params: dict[str, Any],
+    duplicates: bool,
+    distinct_rows: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, Any]:
+    ctx = MethodContext(
+        task="classification", num_classes=CLASSES, n_train=N, epochs=EPOCHS, distinct_rows=distinct_rows
+    )
     method = cls(cls.make_params(params), ctx)
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(N, FEATURES, generator=gen), torch.randint(0, CLASSES, (N,), generator=gen)
     torch.manual_seed(1)
-    model = torch.nn.Linear(FEATURES, CLASSES)
+    model = torch.nn.Linear(FEATURES, CLASSES).to(dtype)
+    x = x.to(dtype)
     opt = torch.optim.SGD(model.parameters(), lr=MODEL_LR)
     losses = []
     for epoch in range(EPOCHS):
@@ -76,11 +102,20 @@ def train(cls: type[DiscrimLoss], params: dict[str, Any], duplicates: bool) -> d
     return {"losses": torch.cat(losses), **state, "weights": list(model.parameters())}
 
 
-@pytest.mark.parametrize("duplicates", [False, True], ids=["permutation", "duplicate-indices"])
+@pytest.mark.parametrize(
+    ("duplicates", "distinct_rows"),
+    [(False, True), (False, False), (True, False)],
+    ids=["permutation-declared-distinct", "permutation", "duplicate-indices"],
+)
 @pytest.mark.parametrize("space", ["log", "sigma"])
-def test_row_update_equals_dense_update_bit_for_bit(duplicates: bool, space: str) -> None:
+def test_row_update_equals_dense_update_bit_for_bit(
+    duplicates: bool, distinct_rows: bool, space: str
+) -> None:
+    """Over six epochs with ES and γ switches and a regulariser (wd = 0.01) large enough to matter; rows
+    declared distinct (the engine's batches) skip the summing of repeated rows."""
     params = {**PARAMS, "clamp_space": space, "clamp_min": 0.07855 if space == "log" else 0.5}
-    ours, oracle = train(DiscrimLoss, params, duplicates), train(DenseDiscrimLoss, params, duplicates)
+    ours = train(DiscrimLoss, params, duplicates, distinct_rows)
+    oracle = train(DenseDiscrimLoss, params, duplicates)
     for key in ("losses", "exp_avg", "s", "momentum", "k"):
         assert torch.equal(ours[key], oracle[key]), key
     for a, b in zip(ours["weights"], oracle["weights"], strict=True):
@@ -89,6 +124,19 @@ def test_row_update_equals_dense_update_bit_for_bit(duplicates: bool, space: str
     assert (ours["s"] == low).any()  # the lower clamp was active ...
     assert (ours["s"] > low).any()  # ... and some rows moved up (the test exercises the update)
     assert (ours["s"] == torch.tensor(20.0).log()).any()  # and the upper bound ln 20 was reached
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64], ids=str)
+def test_a_loss_in_another_dtype_than_the_state_matches_the_dense_oracle(dtype: torch.dtype) -> None:
+    """The model's dtype differs from the float32 state: bfloat16 takes the Python-number constants and the
+    regulariser through autograd; float64 the tensor constants and the hand-added regulariser gradient."""
+    ours, oracle = (
+        train(DiscrimLoss, PARAMS, False, True, dtype),
+        train(DenseDiscrimLoss, PARAMS, False, dtype=dtype),
+    )
+    for key in ("losses", "exp_avg", "s", "momentum", "k"):
+        assert torch.equal(ours[key], oracle[key]), key
+    assert ours["losses"].dtype == dtype
 
 
 def test_duplicate_rows_receive_their_summed_gradient_once() -> None:
