@@ -14,13 +14,17 @@ Usage::
 ``run_engine_benchmark(...) -> dict`` is the same measurement as a function (for ``discrimbench bench``);
 ``benchmarks/engine.py`` is a thin script that runs :func:`main`.
 
-How: every configuration is set up once (the engine's own :func:`benchmark.training.start_run` for the
-methods, a hand-written loop for ``plain``); then each round trains one epoch of every configuration, in
-an order rotated from round to round, and times it. The first round is a warm-up. A figure is the ratio
-of the two configurations' median epoch times. Interleaving epoch by epoch matters on a shared virtual
-machine: the same 12 training steps took anywhere between 11 and 18 ms from one tenth of a second to the
-next here, so configurations timed one after the other (whole runs in turn) differed by ±10 % from one
-invocation to the next; interleaved, every configuration sees the same mixture of fast and slow moments.
+How: every configuration is set up ``instances`` times (the engine's own
+:func:`benchmark.training.start_run` for the methods, a hand-written loop for ``plain``; the copies train
+the same seed, so they compute the same thing); then each round trains one epoch of every copy, in an
+order rotated from round to round, and times it. The first round is a warm-up. A figure is the ratio of
+the two configurations' median epoch times, each median over all its copies' epochs. Copies matter: two
+copies of one configuration in one process differ by up to 1 % here (where their tensors lie in memory),
+which a single copy would count for or against its method. Interleaving epoch by epoch matters on a
+shared virtual machine: the same 12 training steps took anywhere between 11 and 18 ms from one tenth of a
+second to the next here, so configurations timed one after the other (whole runs in turn) differed by
+±10 % from one invocation to the next; interleaved, every configuration sees the same mixture of fast and
+slow moments.
 The ratio of the fastest epochs is reported beside it, for information. One torch thread, the least
 load-sensitive setting for these small models.
 """
@@ -42,7 +46,7 @@ from benchmark.perf.figure import Figure, rotated_rounds
 from benchmark.runs import RunSpec
 from benchmark.training import start_run
 
-__all__ = ["METHODS", "ROUNDS", "TARGETS", "engine_figures", "main", "run_engine_benchmark"]
+__all__ = ["INSTANCES", "METHODS", "ROUNDS", "TARGETS", "engine_figures", "main", "run_engine_benchmark"]
 
 TARGETS = {
     "engine/plain": 1.15,
@@ -52,7 +56,8 @@ TARGETS = {
     "coteaching/ce": 2.05,
 }
 METHODS = ("ce", "gce", "superloss", "discrimloss", "coteaching")
-ROUNDS = 61  # interleaved epochs of every configuration, the first a warm-up
+ROUNDS = 41  # interleaved epochs of every copy, the first a warm-up
+INSTANCES = 2  # copies of every configuration, set up in the same process
 
 
 def run_engine_benchmark(
@@ -64,15 +69,19 @@ def run_engine_benchmark(
     device: str = "cpu",
     rate: float = 0.4,
     threads: int | None = 1,
+    instances: int = INSTANCES,
 ) -> dict[str, Any]:
     """Measure the ratios above; returns seconds per epoch per configuration and the ratios vs targets.
 
     Args:
-        rounds: epochs of every configuration, interleaved; the first is a warm-up (at least 2).
+        rounds: epochs of every copy, interleaved; the first is a warm-up (at least 2).
         threads: torch CPU threads for the measurement (restored afterwards); None keeps the current.
+        instances: copies of every configuration (at least 1).
     """
     if rounds < 2:
         raise ValueError(f"rounds must be at least 2 (the first is a warm-up), got {rounds}")
+    if instances < 1:
+        raise ValueError(f"instances must be at least 1, got {instances}")
     dev = resolve_device(device)
     data = prepare(dataset, "sym-excl", rate, 0)
     if model_kwargs is None:
@@ -82,20 +91,21 @@ def run_engine_benchmark(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        epochs: dict[str, Callable[[int], float]] = {"plain": plain_loop(data, overrides, rounds, dev)}
-        for method in METHODS:
-            spec = RunSpec(dataset=dataset, noise="sym-excl", rate=rate, method=method, seed=0,
-                           device=device, epochs=rounds, recipe=overrides)  # fmt: skip
-            epochs[method] = start_run(spec, data=data).train_epoch
-        names = list(epochs)
-        samples: dict[str, list[float]] = {k: [] for k in names}
-        for r, name in rotated_rounds(names, rounds):
+        epochs: dict[tuple[str, int], Callable[[int], float]] = {}
+        for copy in range(instances):
+            epochs["plain", copy] = plain_loop(data, overrides, rounds, dev)
+            for method in METHODS:
+                spec = RunSpec(dataset=dataset, noise="sym-excl", rate=rate, method=method, seed=0,
+                               device=device, epochs=rounds, recipe=overrides)  # fmt: skip
+                epochs[method, copy] = start_run(spec, data=data).train_epoch
+        samples: dict[str, list[float]] = {name: [] for name, _ in epochs}
+        for r, key in rotated_rounds(list(epochs), rounds):
             t0 = time.perf_counter()
-            epochs[name](r)
+            epochs[key](r)
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             if r > 0:
-                samples[name].append(time.perf_counter() - t0)
+                samples[key[0]].append(time.perf_counter() - t0)
         used_threads = torch.get_num_threads()
     finally:
         torch.set_num_threads(previous_threads)
@@ -112,6 +122,7 @@ def run_engine_benchmark(
             "batch_size": batch_size,
             "n_train": len(data.train),
             "rounds": rounds,
+            "instances": instances,
         },
         "samples": {k: len(v) for k, v in samples.items()},
         "train_s_per_epoch": median,
@@ -132,7 +143,8 @@ def engine_figures(quick: bool = False) -> list[Figure]:
     for name, value in res["ratios"].items():
         note = (
             f"{setup['dataset']} {setup['model']} bs {setup['batch_size']}, train phase, median of "
-            f"{samples} interleaved epochs (fastest: {res['fastest_ratios'][name]:.3f})"
+            f"{samples} interleaved epochs of {setup['instances']} copies (fastest: "
+            f"{res['fastest_ratios'][name]:.3f})"
         )
         details = {k: res[k] for k in ("train_s_per_epoch", "fastest_train_s_per_epoch", "samples")}
         figures.append(Figure(name, float(value), float(res["targets"][name]), "<=", "x", note, details))
@@ -144,12 +156,20 @@ def main() -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--model", default="small-cnn")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="interleaved epochs (the first: warm-up)")
+    parser.add_argument("--instances", type=int, default=INSTANCES, help="copies of every configuration")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: least load-sensitive)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     out = run_engine_benchmark(
-        args.dataset, args.model, None, args.rounds, args.batch_size, args.device, threads=args.threads
+        args.dataset,
+        args.model,
+        None,
+        args.rounds,
+        args.batch_size,
+        args.device,
+        threads=args.threads,
+        instances=args.instances,
     )
     print(f"device {out['device']} ({out['threads']} threads), {out['setup']}")
     print("seconds per training epoch, median (fastest):")

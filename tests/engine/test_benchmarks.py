@@ -18,14 +18,17 @@ def test_engine_benchmark_reports_every_target() -> None:
         dataset="synthetic-hard", model="mlp", model_kwargs={"hidden": [8]}, rounds=2, batch_size=256
     )
     assert set(res["ratios"]) == set(res["targets"]) == set(engine_speed.TARGETS)
-    # the warm-up round dropped
-    assert res["samples"] == {name: 1 for name in ("plain", *engine_speed.METHODS)}
+    # the warm-up round dropped; one epoch of each of the two copies of every configuration
+    assert res["samples"] == {name: 2 for name in ("plain", *engine_speed.METHODS)}
+    assert res["setup"]["instances"] == engine_speed.INSTANCES == 2
     assert res["threads"] == 1
     for name, value in res["ratios"].items():
         assert math.isfinite(value) and value > 0, name
         assert res["meets_targets"][name] == (value <= engine_speed.TARGETS[name])
     with pytest.raises(ValueError, match="warm-up"):
         engine_speed.run_engine_benchmark(rounds=1)
+    with pytest.raises(ValueError, match="instances"):
+        engine_speed.run_engine_benchmark(instances=0)
 
 
 def test_scale_benchmark_reports_every_method_and_size() -> None:
