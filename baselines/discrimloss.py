@@ -350,7 +350,7 @@ class DiscrimLoss(LossMethod):
         """Lazy-momentum SGD on the batch's rows of s and their clamp (all N entries at the first step).
 
         The regulariser's gradient c·2s (c = ½·wd) is added here to the gradient of d: the same bits as
-        back-propagating c·Σ s² (one rounding of c·2s, one of the sum), with four autograd nodes fewer.
+        back-propagating c·Σ s² (c·2s rounded once, then added to d's gradient), four autograd nodes fewer.
         """
         rows, self.rows = self.rows, None
         grad = None if rows is None else rows[1].grad
