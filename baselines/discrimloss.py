@@ -338,12 +338,11 @@ class DiscrimLoss(LossMethod):
         if self.p.wd_inst_param == 0:
             return StepLoss.one_model(d, ell.detach())
         coef = scalar(0.5 * self.p.wd_inst_param, dt)
-        if not isinstance(coef, torch.Tensor):  # a half-precision loss: autograd forms the gradient
-            return StepLoss.one_model(d, ell.detach(), coef * as_dtype((s_b**2).sum(), dt))
-        self.rows = (idx, s_b, momentum, as_dtype(coef, s_b.dtype))
-        with torch.no_grad():  # its gradient enters in after_step, as autograd would form it
-            regulariser = coef * as_dtype((s_b**2).sum(), dt)
-        return StepLoss.one_model(d, ell.detach(), regulariser)
+        if isinstance(coef, torch.Tensor):  # its gradient enters in after_step, as autograd would form it
+            self.rows = (idx, s_b, momentum, as_dtype(coef, s_b.dtype))
+            s_b = s_b.detach()
+        # (a half-precision loss gets a Python coefficient and autograd forms the gradient)
+        return StepLoss.one_model(d, ell.detach(), coef * as_dtype((s_b**2).sum(), dt))
 
     @torch.no_grad()
     def after_step(self) -> None:
