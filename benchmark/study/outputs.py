@@ -76,7 +76,12 @@ def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
 
 
 def environment() -> dict[str, Any]:
-    """Package versions, git commit, python, platform, device: recorded with every run."""
+    """Package versions, git commit, python, platform, device: recorded with every run.
+
+    ``cpu_capability`` is the vector instruction set torch chose its CPU kernels for (DEFAULT, AVX2,
+    AVX512): kernels for different sets round differently, so CPU runs repeat bit for bit only on the same
+    capability (the environment variable ``ATEN_CPU_CAPABILITY`` can lower it).
+    """
     import importlib.metadata as md
 
     versions: dict[str, str | None] = {}
@@ -103,6 +108,7 @@ def environment() -> dict[str, Any]:
     return {
         "versions": versions, "git_commit": commit, "python": sys.version.split()[0],
         "platform": platform.platform(), "host": platform.node(), "cpu_count": os.cpu_count(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }  # fmt: skip
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from benchmark.runs import RESULT_COLUMNS
@@ -69,6 +70,8 @@ def test_study_json_and_optuna_store(tiny_run: Path) -> None:
     info = json.loads((tiny_run / "study.json").read_text())
     assert info["study"] == "tiny" and info["selection"] == ["noisy-val"]
     assert info["environment"]["versions"]["optuna"] == optuna.__version__
+    # which CPU kernels torch ran: results repeat bit for bit only on the same capability
+    assert info["environment"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     storage = f"sqlite:///{tiny_run / 'optuna.db'}"
     names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
     assert "tiny/digits/sym-excl/0.4/gce/tune" in names and "tiny/digits/sym-excl/0/ce/repeats" in names
@@ -80,7 +83,7 @@ def test_study_json_and_optuna_store(tiny_run: Path) -> None:
     assert sorted(t.params["seed"] for t in reps) == [1, 2]
 
 
-def test_mlflow_runs_and_tags(tiny_run: Path) -> None:
+def test_mlflow_runs_and_tags(tiny_run: Path, tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{tiny_run / 'mlflow.db'}")
@@ -99,6 +102,10 @@ def test_mlflow_runs_and_tags(tiny_run: Path) -> None:
     assert [m.step for m in history] == [0]
     artifacts = {a.path for a in client.list_artifacts(repeat.info.run_id)}
     assert {"config.json", "noise_manifest.json", "environment.json", "sample_weights.npz"} <= artifacts
+    env = json.loads(
+        Path(client.download_artifacts(repeat.info.run_id, "environment.json", str(tmp_path))).read_text()
+    )
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     results = pd.read_csv(tiny_run / "results.csv")
     assert set(results["mlflow_run_id"]) == {
         r.info.run_id for r in runs if r.data.tags["discrimbench.role"] == "repeat"
