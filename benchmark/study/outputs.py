@@ -78,9 +78,9 @@ def write_results(plan: StudyPlan, rows: list[dict[str, Any]]) -> Path:
 def environment() -> dict[str, Any]:
     """Package versions, git commit, python, platform, device: recorded with every run.
 
-    ``cpu_capability`` is the vector instruction set torch chose its CPU kernels for (DEFAULT, AVX2,
+    ``cpu_capability`` is the vector instruction set torch chose its own CPU kernels for (DEFAULT, AVX2,
     AVX512): kernels for different sets round differently, so CPU runs repeat bit for bit only on the same
-    capability (the environment variable ``ATEN_CPU_CAPABILITY`` can lower it).
+    capability (``ATEN_CPU_CAPABILITY`` lowers it; the BLAS and oneDNN under torch choose theirs apart).
     """
     import importlib.metadata as md
 
