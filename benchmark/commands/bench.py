@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"machine": info, "figures": [f.to_dict() for f in figures]}, indent=2, default=str))
     else:
         cuda = info["cuda"] or "no GPU"
-        print(f"machine: {info['cpu_count']}-core CPU ({info['processor']}), {cuda}, torch {info['torch']}")
+        cpu = f"{info['cpu_count']}-core CPU ({info['processor']}, torch kernels {info['cpu_capability']})"
+        print(f"machine: {cpu}, {cuda}, torch {info['torch']}")
         for figure in figures:
             print(figure.line())
     failed = any(f.verdict == "FAIL" for f in figures)

@@ -59,12 +59,15 @@ class Figure:
 
 
 def machine() -> dict[str, Any]:
-    """The machine the figures were measured on (absolute times mean nothing without it)."""
+    """The machine the figures were measured on (absolute times mean nothing without it, and ratios to CE
+    differed by about one point between two 2-core VMs, the later with AVX-512: the instruction set torch's
+    CPU kernels use is part of it)."""
     import torch
 
     return {
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -4,10 +4,12 @@ and ``bench`` refuses unknown groups in one line. No timing is asserted (speed i
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 import pytest
+import torch
 
 from benchmark.cli import main
 from benchmark.perf import GROUP_SOURCES, GROUPS, engine_speed, scale, whole_run
@@ -61,6 +63,16 @@ def test_bench_refuses_an_unknown_group_in_one_line(capsys: pytest.CaptureFixtur
     assert err.count("\n") == 1 and "did you mean 'workers'?" in err, err
     for group in GROUPS:
         assert group in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="--only gpu would train a WRN-28-10")
+def test_bench_names_the_instruction_set_of_the_cpu_kernels(capsys: pytest.CaptureFixture[str]) -> None:
+    """Figures from machines whose kernels differ are not comparable: the line and the JSON say which."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert main(["bench", "--only", "gpu"]) == 0
+    assert f"torch kernels {capability})" in capsys.readouterr().out.splitlines()[0]
+    assert main(["bench", "--only", "gpu", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["machine"]["cpu_capability"] == capability
 
 
 def test_every_group_and_script_calls_into_an_importable_module() -> None:
