@@ -37,13 +37,35 @@ def test_lambertw0_float64_matches_scipy_to_1e_10() -> None:
 
 
 def test_lambertw0_above_3_is_within_a_few_ulps_of_scipy_up_to_the_largest_doubles() -> None:
-    """The x > 3 range runs the same Halley steps as the rest, from the asymptotic start."""
+    """Above 3: Winitzki's start up to 100, the asymptotic start beyond, the same two Halley steps."""
     x = np.concatenate([np.linspace(3.0, 50.0, 4001), np.logspace(0.5, 300, 3001)])
     ours = lambertw0(torch.tensor(x, dtype=torch.float64)).numpy()
     assert _rel(ours, scipy.special.lambertw(x).real) < 5e-16
     extreme = np.array([1e305, 1e307, 1e308, 1.7e308])
     ours = lambertw0(torch.tensor(extreme, dtype=torch.float64)).numpy()
     assert _rel(ours, scipy.special.lambertw(extreme).real) < 5e-16
+
+
+def test_lambertw0_near_the_branch_point_matches_40_digit_mpmath() -> None:
+    """Where W has its square-root singularity scipy itself is off by ~1e-9, so the oracle is mpmath at
+    40 digits (torch's own dependency, through sympy), on the float64 x exactly: p = √(2(e·x+1)) from
+    10^-3.2 (the series alone) over the series start's range, into Winitzki's."""
+    import mpmath
+
+    mpmath.mp.dps = 40
+    p = np.logspace(-3.2, 0.0, 600)
+    x = np.concatenate([-INV_E + p**2 / (2.0 * math.e), np.linspace(-0.26, -0.24, 201)])
+    exact = np.array([float(mpmath.lambertw(mpmath.mpf(float(v))).real) for v in x])
+    assert _rel(lambertw0(torch.tensor(x, dtype=torch.float64)).numpy(), exact) < 5e-14
+
+
+def test_lambertw0_is_exactly_minus_one_at_and_next_to_the_branch_point() -> None:
+    """There w + 1 = 0 makes Halley's step 0/0; the series is used, so no NaN or inf comes out. (One
+    ulp above −1/e, W is already −1 + 1.5e-8: the square-root singularity.)"""
+    x = torch.tensor([-INV_E, math.nextafter(-INV_E, 0.0), -INV_E + 1e-17, -1.0], dtype=torch.float64)
+    w = lambertw0(x)
+    assert torch.isfinite(w).all()
+    torch.testing.assert_close(w, torch.full_like(w, -1.0), rtol=0, atol=2e-8)
 
 
 def test_sigma_star_float64_and_float32_match_scipy() -> None:
