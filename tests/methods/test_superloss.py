@@ -53,10 +53,10 @@ def test_lambertw0_near_the_branch_point_matches_40_digit_mpmath() -> None:
     Winitzki's. The former log1p start with three steps was 9.6e-14 off here."""
     import mpmath
 
-    mpmath.mp.dps = 40
     p = np.logspace(-3.2, 0.0, 600)
     x = np.concatenate([-INV_E + p**2 / (2.0 * math.e), np.linspace(-0.26, -0.24, 201)])
-    exact = np.array([float(mpmath.lambertw(mpmath.mpf(float(v))).real) for v in x])
+    with mpmath.workdps(40):  # not mpmath.mp.dps = 40: that would stay set for every later test
+        exact = np.array([float(mpmath.lambertw(mpmath.mpf(float(v))).real) for v in x])
     assert _rel(lambertw0(torch.tensor(x, dtype=torch.float64)).numpy(), exact) < 5e-14
 
 
